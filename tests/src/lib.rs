@@ -1,0 +1,1 @@
+//! Shared helpers for the NDK consumer-side tests.
