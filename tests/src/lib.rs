@@ -1,1 +1,157 @@
-//! Shared helpers for the NDK consumer-side tests.
+//! A small NDK consumer for tests: it opens adapters on mock NICs and calls the provider only
+//! through the dispatch tables' `extern "system"` function pointers, with C-ABI callbacks
+//! that record what the provider reported, the way SMB Direct drives a provider.
+
+use std::ffi::c_void;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use hal::mock::{Fabric, MockNic};
+use ndk_provider::abi::*;
+use ndk_provider::{adapter, edge, Device};
+
+/// What the provider told the consumer through callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A request completion (`NDK_FN_REQUEST_COMPLETION`).
+    Request(NTSTATUS),
+    /// A create completion.
+    Create(NTSTATUS, usize),
+    /// A close completion.
+    Close,
+    /// A CQ notification.
+    CqNotify(NTSTATUS),
+    /// A connect event with the new connector.
+    Connect(usize),
+    /// A disconnect event.
+    Disconnect,
+}
+
+/// A callback context: every callback given this context appends to `events`.
+#[derive(Default)]
+pub struct Recorder {
+    events: Mutex<Vec<Event>>,
+}
+
+impl Recorder {
+    /// A boxed recorder whose address is stable for the test.
+    pub fn new() -> Box<Recorder> {
+        Box::default()
+    }
+    /// The context pointer to pass to the provider.
+    pub fn ctx(&self) -> *mut c_void {
+        self as *const Recorder as *mut c_void
+    }
+    /// Takes the recorded events.
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+    fn push(ctx: *mut c_void, e: Event) {
+        // SAFETY: tests only pass `Recorder::ctx` pointers of recorders that outlive the
+        // provider objects they were given to.
+        let r = unsafe { &*(ctx as *const Recorder) };
+        r.events.lock().unwrap().push(e);
+    }
+}
+
+/// `NDK_FN_REQUEST_COMPLETION` that records.
+pub unsafe extern "system" fn on_request(ctx: *mut c_void, status: NTSTATUS) {
+    Recorder::push(ctx, Event::Request(status));
+}
+/// `NDK_FN_CREATE_COMPLETION` that records.
+pub unsafe extern "system" fn on_create(ctx: *mut c_void, status: NTSTATUS, obj: *mut NDK_OBJECT_HEADER) {
+    Recorder::push(ctx, Event::Create(status, obj as usize));
+}
+/// `NDK_FN_CLOSE_COMPLETION` that records.
+pub unsafe extern "system" fn on_close(ctx: *mut c_void) {
+    Recorder::push(ctx, Event::Close);
+}
+/// `NDK_FN_CQ_NOTIFICATION_CALLBACK` that records.
+pub unsafe extern "system" fn on_cq(ctx: *mut c_void, status: NTSTATUS) {
+    Recorder::push(ctx, Event::CqNotify(status));
+}
+/// `NDK_FN_CONNECT_EVENT_CALLBACK` that records.
+pub unsafe extern "system" fn on_connect(ctx: *mut c_void, c: *mut NDK_CONNECTOR) {
+    Recorder::push(ctx, Event::Connect(c as usize));
+}
+/// `NDK_FN_DISCONNECT_EVENT_CALLBACK` that records.
+pub unsafe extern "system" fn on_disconnect(ctx: *mut c_void) {
+    Recorder::push(ctx, Event::Disconnect);
+}
+
+/// One NIC with an open NDK adapter.
+pub struct Node {
+    /// The mock NIC, for scripting.
+    pub nic: Arc<MockNic>,
+    /// The provider's device.
+    pub dev: Arc<Device<MockNic>>,
+    /// The NDK adapter as NDIS would hand it to a consumer.
+    pub adapter: *mut NDK_ADAPTER,
+    /// The NIC's address.
+    pub ip: IpAddr,
+}
+
+impl Node {
+    /// A NIC on `fabric` with address `ip`, and an adapter opened at NDKPI 2.1.
+    pub fn new(fabric: &Fabric, ip: &str) -> Node {
+        let ip: IpAddr = ip.parse().unwrap();
+        let nic = MockNic::new(fabric, hal::mock::default_caps(), &[ip]);
+        let dev = Device::new(nic.clone());
+        let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open adapter");
+        Node { nic, dev, adapter, ip }
+    }
+
+    /// The adapter dispatch table.
+    pub fn a(&self) -> &NDK_ADAPTER_DISPATCH {
+        // SAFETY: the adapter is open; its Dispatch points to a static table.
+        unsafe { &*(*self.adapter).Dispatch }
+    }
+}
+
+/// The dispatch table of an object.
+///
+/// # Safety
+/// `obj` must be an open NDK object whose dispatch table type is `D`.
+pub unsafe fn table<'a, O, D>(obj: *mut O) -> &'a D {
+    // SAFETY: every NDK object is `{ Header, Dispatch }`; Dispatch is at +0x28.
+    unsafe { &**(obj.cast::<u8>().add(0x28).cast::<*const D>()) }
+}
+
+/// An in-memory MDL for a buffer, as the kernel would build it for locked pages.
+pub struct TestMdl {
+    words: Vec<u64>,
+}
+
+impl TestMdl {
+    /// An MDL describing `len` bytes at host address `va`.
+    pub fn new(va: u64, len: u32) -> TestMdl {
+        let start = va & !0xFFF;
+        let offset = (va & 0xFFF) as u32;
+        let pages = (u64::from(offset) + u64::from(len)).div_ceil(4096);
+        let mut words = vec![0u64; 6 + pages as usize];
+        // SAFETY: `words` holds at least the 0x30-byte MDL header.
+        let mdl = unsafe { &mut *(words.as_mut_ptr().cast::<MDL>()) };
+        mdl.StartVa = start as *mut c_void;
+        mdl.ByteOffset = offset;
+        mdl.ByteCount = len;
+        mdl.Size = (48 + 8 * pages) as i16;
+        for i in 0..pages {
+            words[6 + i as usize] = (start >> 12) + i;
+        }
+        TestMdl { words }
+    }
+    /// The MDL pointer.
+    pub fn as_ptr(&mut self) -> *mut MDL {
+        self.words.as_mut_ptr().cast()
+    }
+}
+
+/// `SOCKADDR_IN`/`SOCKADDR_IN6` bytes for an address.
+pub fn sockaddr(a: SocketAddr) -> ([u8; 28], u32) {
+    edge::sockaddr_bytes(&a)
+}
+
+/// An SGE.
+pub fn sge(addr: u64, len: u32, token: u32) -> NDK_SGE {
+    NDK_SGE { Address: NDK_SGE_ADDRESS { LogicalAddress: addr as i64 }, Length: len, MemoryRegionToken: token }
+}

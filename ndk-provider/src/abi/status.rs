@@ -6,6 +6,7 @@ use super::ndis::NDIS_STATUS;
 use super::types::NTSTATUS;
 
 /// `NT_SUCCESS()`: success and informational codes are ≥ 0.
+#[must_use]
 pub const fn nt_success(s: NTSTATUS) -> bool {
     s >= 0
 }
@@ -16,6 +17,8 @@ pub const STATUS_TIMEOUT: NTSTATUS = 0x0000_0102;
 pub const STATUS_PENDING: NTSTATUS = 0x0000_0103;
 /// CQ overrun (CqStatus of a CQ notification).
 pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005u32 as i32;
+/// A request of the same kind is still in flight on the object.
+pub const STATUS_DEVICE_BUSY: NTSTATUS = 0x8000_0011u32 as i32;
 pub const STATUS_UNSUCCESSFUL: NTSTATUS = 0xC000_0001u32 as i32;
 pub const STATUS_ACCESS_VIOLATION: NTSTATUS = 0xC000_0005u32 as i32;
 pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000Du32 as i32;

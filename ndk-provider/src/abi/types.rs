@@ -47,6 +47,7 @@ pub struct NDK_VERSION {
 }
 
 impl NDK_VERSION {
+    #[must_use]
     pub const fn new(Major: u16, Minor: u16) -> Self {
         Self { Major, Minor }
     }
@@ -340,6 +341,7 @@ pub struct NDK_LOGICAL_ADDRESS_MAPPING {
 /// Byte size of a LAM holding `pages` adapter pages:
 /// `FIELD_OFFSET(AdapterPageArray) + pages * sizeof(NDK_LOGICAL_ADDRESS)`
 /// (= 0x10 + 8·pages on x64). Saturates at `usize::MAX` instead of wrapping.
+#[must_use]
 pub const fn ndk_lam_size(pages: u32) -> usize {
     let array = (pages as usize).saturating_mul(core::mem::size_of::<NDK_LOGICAL_ADDRESS>());
     core::mem::offset_of!(NDK_LOGICAL_ADDRESS_MAPPING, AdapterPageArray).saturating_add(array)

@@ -1,0 +1,107 @@
+//! [`MockPlatform`]: host services for tests.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::platform::{DeferredWork, DmaRegion};
+use crate::{HalResult, Platform};
+
+use super::dma;
+
+/// Time as tests see it: a virtual part the test moves with [`MockPlatform::advance_ns`],
+/// plus (while real time is on) the real monotonic time elapsed since it was switched on.
+struct Clock {
+    virtual_ns: u64,
+    real_since: Option<Instant>,
+}
+
+impl Clock {
+    fn now(&self) -> u64 {
+        let real = self.real_since.map_or(0, |t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        self.virtual_ns.saturating_add(real)
+    }
+}
+
+/// Host services of the mock. Clones share one clock and one DMA counter; every NIC on a
+/// [`super::Fabric`] uses the fabric's platform, so advancing it advances all of them.
+///
+/// * `now_ns` = virtual time + real monotonic time. Real time is **on** by default so a
+///   provider that spins on `now_ns` for a deadline cannot hang a test; a test that needs
+///   exact, reproducible timestamps calls [`MockPlatform::set_real_time`]`(false)` and then
+///   only [`MockPlatform::advance_ns`] moves time. Either way time never goes backwards.
+/// * `stall_us` returns at once (it does not move the clock).
+/// * `page_logical_address(pfn) = pfn << 12`: device logical addresses are host addresses.
+/// * `alloc_dma` is zeroed, page-aligned std memory whose bus address is its host address.
+/// * `defer` runs the work inline.
+#[derive(Clone)]
+pub struct MockPlatform {
+    clock: Arc<Mutex<Clock>>,
+    live_dma: Arc<AtomicUsize>,
+}
+
+impl MockPlatform {
+    /// A platform with virtual time 0 and real time on.
+    pub fn new() -> MockPlatform {
+        MockPlatform {
+            clock: Arc::new(Mutex::new(Clock { virtual_ns: 0, real_since: Some(Instant::now()) })),
+            live_dma: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Moves time forward by `ns`.
+    pub fn advance_ns(&self, ns: u64) {
+        let mut c = self.clock.lock();
+        c.virtual_ns = c.virtual_ns.saturating_add(ns);
+    }
+
+    /// Switches the real-time part on or off; the time reached so far is kept.
+    pub fn set_real_time(&self, on: bool) {
+        let mut c = self.clock.lock();
+        let now = c.now();
+        c.virtual_ns = now;
+        c.real_since = on.then(Instant::now);
+    }
+
+    /// DMA regions allocated and not yet freed (for leak assertions).
+    pub fn live_dma(&self) -> usize {
+        self.live_dma.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for MockPlatform {
+    fn default() -> Self {
+        MockPlatform::new()
+    }
+}
+
+impl Platform for MockPlatform {
+    type RawLock = parking_lot::RawMutex;
+
+    fn now_ns(&self) -> u64 {
+        self.clock.lock().now()
+    }
+
+    fn stall_us(&self, _us: u32) {}
+
+    fn page_logical_address(&self, pfn: u64) -> u64 {
+        pfn << 12
+    }
+
+    fn alloc_dma(&self, len: usize) -> HalResult<DmaRegion> {
+        let r = dma::alloc_region(len)?;
+        self.live_dma.fetch_add(1, Ordering::Relaxed);
+        Ok(r)
+    }
+
+    fn free_dma(&self, region: DmaRegion) {
+        dma::free_region(region);
+        self.live_dma.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn defer(&self, work: &DeferredWork) {
+        work();
+    }
+}

@@ -1,0 +1,106 @@
+//! One NIC function as the provider sees it: the HAL, its event processing, and the state
+//! every NDK adapter opened on it shares (the port space of listeners and endpoints).
+
+use alloc::sync::{Arc, Weak};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use hal::{CmdToken, CmdValue, HalError, HalEvent, NicHal, Platform};
+
+use crate::abi::*;
+use crate::endpoint::PortTable;
+use crate::object::{dispatch_token, token_object_type};
+use crate::{adapter, cm, cq, mr, pd, qp, srq};
+
+/// A lock safe at DISPATCH_LEVEL, from the HAL's platform.
+pub type Lock<H, T> = lock_api::Mutex<<<H as NicHal>::Platform as Platform>::RawLock, T>;
+
+/// Shared state of a NIC function; NDK adapters opened on it hold an `Arc`.
+pub struct Device<H: NicHal> {
+    hal: Arc<H>,
+    /// Ports bound by listeners, shared endpoints and connectors (ndkpi.md §7.2).
+    pub ports: Lock<H, PortTable>,
+    event_requests: AtomicUsize,
+}
+
+impl<H: NicHal> Device<H> {
+    /// Wraps a backend (shared with the driver's interrupt path) and routes its interrupts to [`Device::process_events`].
+    ///
+    /// Called once at miniport initialization (PASSIVE_LEVEL), not from an NDK entry point.
+    pub fn new(hal: Arc<H>) -> Arc<Device<H>> {
+        let dev = Arc::new(Device { hal, ports: Lock::<H, _>::new(PortTable::new()), event_requests: AtomicUsize::new(0) });
+        let weak: Weak<Device<H>> = Arc::downgrade(&dev);
+        dev.hal.attach_interrupt(Arc::new(move || {
+            if let Some(d) = weak.upgrade() {
+                d.process_events();
+            }
+        }));
+        dev
+    }
+
+    /// The backend.
+    pub fn hal(&self) -> &H {
+        &self.hal
+    }
+
+    /// Drains the device's event queue; call from the interrupt DPC.
+    ///
+    /// Serialized: a call that finds another in progress leaves the work to it. That also
+    /// serializes consumer notification callbacks (ndkpi.md §7.4), and lets a callback
+    /// re-enter the provider (arm, post, close) without recursion.
+    pub fn process_events(&self) {
+        if self.event_requests.fetch_add(1, Ordering::AcqRel) != 0 {
+            return;
+        }
+        loop {
+            let seen = self.event_requests.load(Ordering::Acquire);
+            while let Some(ev) = self.hal.next_event() {
+                self.dispatch(ev);
+            }
+            if self
+                .event_requests
+                .compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                break;
+            }
+        }
+    }
+
+    fn dispatch(&self, ev: HalEvent) {
+        match ev {
+            HalEvent::CommandComplete { token, result } => complete_command::<H>(token, result),
+            HalEvent::CqNotify { cq_ctx } => cq::on_notify::<H>(cq_ctx, STATUS_SUCCESS),
+            HalEvent::CqError { cq_ctx, kind } => {
+                let status = match kind {
+                    hal::CqErrorKind::Overrun => STATUS_BUFFER_OVERFLOW,
+                    hal::CqErrorKind::Fatal => STATUS_INTERNAL_ERROR,
+                };
+                cq::on_notify::<H>(cq_ctx, status)
+            }
+            HalEvent::SrqLimit { srq_ctx } => srq::on_notify::<H>(srq_ctx, STATUS_SUCCESS),
+            HalEvent::SrqError { srq_ctx } => srq::on_notify::<H>(srq_ctx, STATUS_INTERNAL_ERROR),
+            // The QP's requests complete in error through its CQs; nothing else to tell.
+            HalEvent::QpError { .. } => {}
+            HalEvent::Cm(ev) => cm::on_event::<H>(self, ev),
+            // Every queue of the device reports its own flushes and CQ errors.
+            HalEvent::DeviceFatal | HalEvent::DeviceRemoved => {}
+        }
+    }
+}
+
+fn complete_command<H: NicHal>(token: CmdToken, result: Result<CmdValue, HalError>) {
+    // SAFETY: the HAL reports each token it was given exactly once (NicHal contract).
+    let ty = unsafe { token_object_type(token) };
+    // SAFETY: the object type read from the token selects the matching Rust type.
+    unsafe {
+        match ty {
+            NdkObjectTypeCq => dispatch_token::<cq::CqBody<H>>(token, result),
+            NdkObjectTypePd => dispatch_token::<pd::PdBody<H>>(token, result),
+            NdkObjectTypeQp => dispatch_token::<qp::QpBody<H>>(token, result),
+            NdkObjectTypeSrq => dispatch_token::<srq::SrqBody<H>>(token, result),
+            NdkObjectTypeMr => dispatch_token::<mr::MrBody<H>>(token, result),
+            NdkObjectTypeAdapter => dispatch_token::<adapter::AdapterBody<H>>(token, result),
+            _ => {}
+        }
+    }
+}
