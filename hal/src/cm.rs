@@ -45,6 +45,8 @@ impl core::fmt::Debug for PrivateData {
 /// Connection events, delivered through [`crate::HalEvent::Cm`]. `ctx` is the value the
 /// provider attached to the listener or connection.
 #[derive(Clone, Copy, Debug)]
+// Events carry private data inline so queuing one never allocates.
+#[allow(clippy::large_enum_variant)]
 pub enum CmEvent {
     /// A peer asks to connect to a listening address.
     ConnectRequest {

@@ -39,7 +39,7 @@ pub fn request_complete(cb: Callback<NDK_FN_REQUEST_COMPLETION>, status: NTSTATU
 }
 
 /// `NDK_FN_CREATE_COMPLETION`.
-pub fn create_complete(
+pub(crate) fn create_complete(
     cb: Callback<NDK_FN_CREATE_COMPLETION>,
     status: NTSTATUS,
     object: *mut NDK_OBJECT_HEADER,
@@ -75,7 +75,7 @@ pub fn srq_notify(cb: Callback<NDK_FN_SRQ_NOTIFICATION_CALLBACK>, status: NTSTAT
 }
 
 /// `NDK_FN_CONNECT_EVENT_CALLBACK`.
-pub fn connect_event(cb: Callback<NDK_FN_CONNECT_EVENT_CALLBACK>, connector: *mut NDK_CONNECTOR) {
+pub(crate) fn connect_event(cb: Callback<NDK_FN_CONNECT_EVENT_CALLBACK>, connector: *mut NDK_CONNECTOR) {
     if let Some(f) = cb.func {
         // SAFETY: as in `request_complete`; `connector` is a live connector we created.
         unsafe { f(cb.ctx.ptr(), connector) }

@@ -88,6 +88,8 @@ impl<H: NicHal> Device<H> {
     }
 }
 
+// The NDK object type constants keep their header names.
+#[allow(non_upper_case_globals)]
 fn complete_command<H: NicHal>(token: CmdToken, result: Result<CmdValue, HalError>) {
     // SAFETY: the HAL reports each token it was given exactly once (NicHal contract).
     let ty = unsafe { token_object_type(token) };

@@ -37,7 +37,7 @@ pub trait HasPending<H: NicHal>: ObjBody {
 /// Finishes a create whose device command was started with a `Create` token: returns the
 /// object through `pp` (`STATUS_SUCCESS`), or parks the callback (`STATUS_PENDING`).
 /// `start` runs the HAL command and stores the handles it returns in the body.
-pub fn create<H, B, X>(
+pub(crate) fn create<H, B, X>(
     obj: Obj<B>,
     cb: Callback<NDK_FN_CREATE_COMPLETION>,
     pp: *mut *mut X,
