@@ -20,9 +20,10 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 use hal::NicHal;
+use lock_api::{Mutex, RawMutex};
 
 use crate::abi::*;
-use crate::device::{Device, Lock};
+use crate::device::Device;
 
 /// First port of the ephemeral range (ndkpi.md §7.2: port 0 → 49152–65535).
 const EPHEMERAL_FIRST: u16 = 49152;
@@ -205,7 +206,9 @@ impl PortTable {
 }
 
 /// One reference on a bound address:port. Not `Clone` and without `Drop`: the owner gives it
-/// back with [`PortRef::release`] from its teardown (no lock is taken in drop glue).
+/// back with [`PortRef::release`] from its teardown (no lock is taken in drop glue). The
+/// methods take the device's `Lock<H, PortTable>` (`dev.ports`), spelled as the `lock_api`
+/// mutex it is so the HAL type need not be named.
 #[derive(Debug)]
 #[must_use = "a PortRef must be given back with PortRef::release"]
 pub struct PortRef {
@@ -220,13 +223,13 @@ impl PortRef {
 
     /// One more reference on the same address:port (a connector through a listener or a
     /// shared endpoint, ndkpi.md §7.2).
-    pub fn share<H: NicHal>(&self, ports: &Lock<H, PortTable>) -> Result<PortRef, NTSTATUS> {
+    pub fn share<R: RawMutex>(&self, ports: &Mutex<R, PortTable>) -> Result<PortRef, NTSTATUS> {
         ports.lock().add_ref(&self.addr.ip(), self.addr.port())?;
         Ok(PortRef { addr: self.addr })
     }
 
     /// Gives the reference back; the address:port is free when the last one goes.
-    pub fn release<H: NicHal>(self, ports: &Lock<H, PortTable>) {
+    pub fn release<R: RawMutex>(self, ports: &Mutex<R, PortTable>) {
         ports.lock().unref(&self.addr.ip(), self.addr.port());
     }
 }

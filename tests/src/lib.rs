@@ -155,3 +155,50 @@ pub fn sockaddr(a: SocketAddr) -> ([u8; 28], u32) {
 pub fn sge(addr: u64, len: u32, token: u32) -> NDK_SGE {
     NDK_SGE { Address: NDK_SGE_ADDRESS { LogicalAddress: addr as i64 }, Length: len, MemoryRegionToken: token }
 }
+
+/// Consumer-side shorthands for the creates most tests need. Each asserts success.
+pub mod make {
+    use super::*;
+    use std::ptr::null_mut;
+
+    /// `NdkCreateCq` with notifications to `rec`.
+    pub fn cq(n: &Node, depth: u32, rec: &Recorder) -> *mut NDK_CQ {
+        let mut cq = null_mut();
+        // SAFETY: calling the provider through its dispatch table as a consumer.
+        let s = unsafe {
+            (n.a().NdkCreateCq)(n.adapter, depth, Some(on_cq), rec.ctx(), null_mut(), Some(on_create), rec.ctx(), &mut cq)
+        };
+        assert_eq!(s, STATUS_SUCCESS);
+        cq
+    }
+
+    /// `NdkCreatePd`.
+    pub fn pd(n: &Node) -> *mut NDK_PD {
+        let mut pd = null_mut();
+        // SAFETY: as above.
+        assert_eq!(unsafe { (n.a().NdkCreatePd)(n.adapter, Some(on_create), null_mut(), &mut pd) }, STATUS_SUCCESS);
+        pd
+    }
+
+    /// `NdkCreateQp` with depths 16, 2 SGEs, 64 inline bytes and QPContext `qp_ctx`.
+    pub fn qp(pd: *mut NDK_PD, cq: *mut NDK_CQ, qp_ctx: usize) -> *mut NDK_QP {
+        let mut qp = null_mut();
+        // SAFETY: as above.
+        let s = unsafe {
+            let t: &NDK_PD_DISPATCH = table(pd);
+            (t.NdkCreateQp)(pd, cq, cq, qp_ctx as *mut c_void, 16, 16, 2, 2, 64, Some(on_create), null_mut(), &mut qp)
+        };
+        assert_eq!(s, STATUS_SUCCESS);
+        qp
+    }
+
+    /// Closes an object through slot 0 of its table and returns the status.
+    pub fn close<O>(obj: *mut O, rec: &Recorder) -> NTSTATUS {
+        // SAFETY: `obj` is an open NDK object; slot 0 of its table is NdkCloseXxx.
+        unsafe {
+            let d = *(obj.cast::<u8>().add(0x28).cast::<*const NDK_FN_CLOSE_OBJECT>());
+            let close: NDK_FN_CLOSE_OBJECT = *d;
+            close(obj.cast(), Some(on_close), rec.ctx())
+        }
+    }
+}

@@ -4,7 +4,9 @@
 //! In the mock a device logical address *is* a host address (`page_logical_address(pfn) =
 //! pfn << 12`), so DMA is a `memmove` between raw addresses. The engine only calls
 //! [`copy`] after every key, bound and right check passed; what it cannot check is that
-//! the memory is still alive — that is the test's promise (see [`copy`]).
+//! the memory is still alive — that is the test's promise (see [`copy`]). Addresses go
+//! through exposed provenance (`expose_provenance` / `with_exposed_provenance`), which is
+//! what an address handed to a device is, and what Miri accepts.
 
 use core::ptr::NonNull;
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
@@ -26,7 +28,13 @@ pub(super) fn copy(src: u64, dst: u64, len: usize) {
     // them against the registration's bounds. Tests guarantee that memory they register (or
     // hand over with the privileged key) stays alive and is not borrowed by Rust references
     // while the mock NIC may touch it. `ptr::copy` allows overlap.
-    unsafe { core::ptr::copy(src as usize as *const u8, dst as usize as *mut u8, len) }
+    unsafe {
+        core::ptr::copy(
+            core::ptr::with_exposed_provenance::<u8>(src as usize),
+            core::ptr::with_exposed_provenance_mut::<u8>(dst as usize),
+            len,
+        )
+    }
 }
 
 fn page_layout(len: usize) -> Option<Layout> {
@@ -40,14 +48,16 @@ pub(super) fn alloc_region(len: usize) -> HalResult<DmaRegion> {
     let cpu = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(HalError::NoResources)?;
     // SAFETY: `cpu` points to `len` zeroed bytes that only this region owns until
     // `free_region` returns them.
-    Ok(unsafe { DmaRegion::from_raw(cpu, cpu.as_ptr() as u64, len) })
+    Ok(unsafe { DmaRegion::from_raw(cpu, cpu.as_ptr().expose_provenance() as u64, len) })
 }
 
 /// Returns memory from [`alloc_region`].
 pub(super) fn free_region(region: DmaRegion) {
     // A region not from `alloc_region` would have been built with the unsafe
     // `DmaRegion::from_raw`, whose contract hands it to this platform's `free_dma`.
-    let Some(layout) = page_layout(region.len()) else { return };
+    let Some(layout) = page_layout(region.len()) else {
+        return;
+    };
     // SAFETY: the region was allocated by `alloc_region` with this same layout
     // (`Platform::free_dma` only takes memory from `Platform::alloc_dma`).
     unsafe { dealloc(region.cpu_ptr().as_ptr(), layout) }
@@ -69,16 +79,21 @@ unsafe impl Sync for HostBuffer {}
 impl HostBuffer {
     /// Allocates `len` zeroed bytes aligned to a page (aborts like `Vec` when out of memory).
     pub fn new(len: usize) -> HostBuffer {
-        let Some(layout) = page_layout(len) else { panic!("HostBuffer of {len} bytes is too large") };
+        let Some(layout) = page_layout(len) else {
+            panic!("HostBuffer of {len} bytes is too large")
+        };
         // SAFETY: `layout` has a non-zero size.
         let p = unsafe { alloc_zeroed(layout) };
-        let Some(ptr) = NonNull::new(p) else { handle_alloc_error(layout) };
+        let Some(ptr) = NonNull::new(p) else {
+            handle_alloc_error(layout)
+        };
         HostBuffer { ptr, len }
     }
 
     /// Host address of the first byte (= device logical address in the mock).
     pub fn addr(&self) -> u64 {
-        self.ptr.as_ptr() as u64
+        // Exposed: the mock NIC turns the address back into a pointer when it moves bytes.
+        self.ptr.as_ptr().expose_provenance() as u64
     }
 
     /// Length in bytes.
@@ -113,14 +128,20 @@ impl HostBuffer {
 
     /// Copies `src` into the buffer at `offset`; panics when it does not fit (test helper).
     pub fn write(&self, offset: usize, src: &[u8]) {
-        assert!(self.range(offset, src.len()), "HostBuffer::write out of bounds");
+        assert!(
+            self.range(offset, src.len()),
+            "HostBuffer::write out of bounds"
+        );
         // SAFETY: bounds checked above; the buffer is alive while `self` is.
         unsafe { core::ptr::copy(src.as_ptr(), self.ptr.as_ptr().add(offset), src.len()) }
     }
 
     /// Copies from the buffer at `offset` into `dst`; panics when out of bounds.
     pub fn read(&self, offset: usize, dst: &mut [u8]) {
-        assert!(self.range(offset, dst.len()), "HostBuffer::read out of bounds");
+        assert!(
+            self.range(offset, dst.len()),
+            "HostBuffer::read out of bounds"
+        );
         // SAFETY: bounds checked above; the buffer is alive while `self` is.
         unsafe { core::ptr::copy(self.ptr.as_ptr().add(offset), dst.as_mut_ptr(), dst.len()) }
     }
@@ -142,7 +163,9 @@ impl HostBuffer {
 impl Drop for HostBuffer {
     fn drop(&mut self) {
         // `new` succeeded with this layout, so it is valid.
-        let Some(layout) = page_layout(self.len) else { return };
+        let Some(layout) = page_layout(self.len) else {
+            return;
+        };
         // SAFETY: allocated in `new` with this same layout.
         unsafe { dealloc(self.ptr.as_ptr(), layout) }
     }
@@ -150,6 +173,48 @@ impl Drop for HostBuffer {
 
 impl core::fmt::Debug for HostBuffer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HostBuffer").field("addr", &format_args!("{:#x}", self.addr())).field("len", &self.len).finish()
+        f.debug_struct("HostBuffer")
+            .field("addr", &format_args!("{:#x}", self.addr()))
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// Per-thread allocation counting for the mock's tests (the fast path must not allocate).
+#[cfg(test)]
+pub(super) mod alloc_count {
+    use core::cell::Cell;
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    struct Counting;
+
+    std::thread_local! {
+        static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards every call to the system allocator unchanged; only counts.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Allocations (and reallocations) made by this thread so far.
+    pub(crate) fn allocs() -> u64 {
+        ALLOCS.with(|c| c.get())
     }
 }

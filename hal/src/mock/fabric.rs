@@ -94,7 +94,9 @@ pub(crate) enum CmState {
     Accepted,
     Established,
     /// `local_done`: our own `cm_disconnect` ran (else only the peer disconnected).
-    Disconnected { local_done: bool },
+    Disconnected {
+        local_done: bool,
+    },
     /// Refused, rejected, aborted or unreachable; only `cm_release` is left to do.
     Closed,
 }
@@ -168,7 +170,9 @@ impl Default for Fabric {
 
 impl core::fmt::Debug for Fabric {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Fabric").field("nics", &self.shared.world.lock().nics.len()).finish()
+        f.debug_struct("Fabric")
+            .field("nics", &self.shared.world.lock().nics.len())
+            .finish()
     }
 }
 
@@ -254,7 +258,9 @@ impl World {
 
     /// The NIC on the fabric that owns `ip` (the first one, if several claim it).
     fn route(&self, ip: IpAddr) -> Option<usize> {
-        self.nics.iter().position(|s| s.plugged && s.addrs.contains(&ip))
+        self.nics
+            .iter()
+            .position(|s| s.plugged && s.addrs.contains(&ip))
     }
 
     // --- listening ----------------------------------------------------------------------
@@ -264,7 +270,11 @@ impl World {
         if !addr.ip().is_unspecified() && !nic.addrs.contains(&addr.ip()) {
             return Err(HalError::InvalidParameter);
         }
-        if self.listens.iter().any(|(_, l)| l.nic == n && l.addr == addr) {
+        if self
+            .listens
+            .iter()
+            .any(|(_, l)| l.nic == n && l.addr == addr)
+        {
             return Err(HalError::AddressInUse);
         }
         self.listens.insert(Listener { nic: n, addr, ctx })
@@ -276,7 +286,9 @@ impl World {
         if self.listens.remove(l).is_none() {
             return;
         }
-        let Some(nic) = self.nics.get_mut(n) else { return };
+        let Some(nic) = self.nics.get_mut(n) else {
+            return;
+        };
         let mut withdrawn = Vec::new();
         nic.events.retain(|(_, t)| match t {
             Tag::Request { listen, conn } if *listen == l => {
@@ -293,10 +305,16 @@ impl World {
 
     /// A listener on NIC `t` for `addr`: exact address first, then a wildcard on the port.
     fn find_listener(&self, t: usize, addr: SocketAddr) -> Option<(Id, u64)> {
-        let exact = self.listens.iter().find(|(_, l)| l.nic == t && l.addr == addr);
+        let exact = self
+            .listens
+            .iter()
+            .find(|(_, l)| l.nic == t && l.addr == addr);
         let wild = || {
             self.listens.iter().find(|(_, l)| {
-                l.nic == t && l.addr.ip().is_unspecified() && l.addr.port() == addr.port() && l.addr.is_ipv4() == addr.is_ipv4()
+                l.nic == t
+                    && l.addr.ip().is_unspecified()
+                    && l.addr.port() == addr.port()
+                    && l.addr.is_ipv4() == addr.is_ipv4()
             })
         };
         exact.or_else(wild).map(|(id, l)| (id, l.ctx))
@@ -380,7 +398,11 @@ impl World {
     fn refuse_request(&mut self, p: Id, error: HalError) {
         if let Some(a) = self.peer_in(p, CmState::Connecting) {
             self.close_endpoint(a);
-            self.cm_event(a, |ctx| CmEvent::ConnectFailed { ctx, error, private_data: PrivateData::EMPTY });
+            self.cm_event(a, |ctx| CmEvent::ConnectFailed {
+                ctx,
+                error,
+                private_data: PrivateData::EMPTY,
+            });
         }
         self.close_endpoint(p);
     }
@@ -407,7 +429,11 @@ impl World {
             return Err(HalError::InvalidParameter);
         }
         if local.ip().is_unspecified() {
-            let ip = nic.addrs.iter().find(|a| a.is_ipv4() == local.is_ipv4()).ok_or(HalError::InvalidParameter)?;
+            let ip = nic
+                .addrs
+                .iter()
+                .find(|a| a.is_ipv4() == local.is_ipv4())
+                .ok_or(HalError::InvalidParameter)?;
             return Ok(SocketAddr::new(*ip, local.port()));
         }
         if !nic.addrs.contains(&local.ip()) {
@@ -436,7 +462,14 @@ impl World {
         let private_data = PrivateData::new(data).ok_or(HalError::InvalidParameter)?;
         self.qp_eligible(n, q)?;
         let local = self.local_addr(n, local, remote)?;
-        let e = self.conns.insert(Endpoint { nic: n, role: Role::Active, state: CmState::Connecting, ctx, qp: None, peer: None })?;
+        let e = self.conns.insert(Endpoint {
+            nic: n,
+            role: Role::Active,
+            state: CmState::Connecting,
+            ctx,
+            qp: None,
+            peer: None,
+        })?;
         let Some(conn) = e.to_conn() else {
             self.conns.remove(e);
             return Err(HalError::NoResources);
@@ -446,25 +479,57 @@ impl World {
         let loopback = self.nics.get(n).is_some_and(|s| s.loopback);
         let Some(t) = self.route(remote.ip()).filter(|&t| t != n || loopback) else {
             self.close_endpoint(e);
-            self.cm_event(e, |ctx| CmEvent::ConnectFailed { ctx, error: HalError::Timeout, private_data: PrivateData::EMPTY });
+            self.cm_event(e, |ctx| CmEvent::ConnectFailed {
+                ctx,
+                error: HalError::Timeout,
+                private_data: PrivateData::EMPTY,
+            });
             return Ok(conn);
         };
         let Some((l, listen_ctx)) = self.find_listener(t, remote) else {
             self.close_endpoint(e);
-            self.cm_event(e, |ctx| CmEvent::ConnectFailed { ctx, error: HalError::ConnectionRefused, private_data: PrivateData::EMPTY });
+            self.cm_event(e, |ctx| CmEvent::ConnectFailed {
+                ctx,
+                error: HalError::ConnectionRefused,
+                private_data: PrivateData::EMPTY,
+            });
             return Ok(conn);
         };
-        let passive = Endpoint { nic: t, role: Role::Passive, state: CmState::Requested, ctx: 0, qp: None, peer: Some(e) };
-        let Some((p, pconn)) = self.conns.insert(passive).ok().and_then(|p| Some((p, p.to_conn()?))) else {
+        let passive = Endpoint {
+            nic: t,
+            role: Role::Passive,
+            state: CmState::Requested,
+            ctx: 0,
+            qp: None,
+            peer: Some(e),
+        };
+        let Some((p, pconn)) = self
+            .conns
+            .insert(passive)
+            .ok()
+            .and_then(|p| Some((p, p.to_conn()?)))
+        else {
             // The remote device is out of resources: it refuses.
             self.close_endpoint(e);
-            self.cm_event(e, |ctx| CmEvent::ConnectFailed { ctx, error: HalError::ConnectionRefused, private_data: PrivateData::EMPTY });
+            self.cm_event(e, |ctx| CmEvent::ConnectFailed {
+                ctx,
+                error: HalError::ConnectionRefused,
+                private_data: PrivateData::EMPTY,
+            });
             return Ok(conn);
         };
         if let Some(ep) = self.conns.get_mut(e) {
             ep.peer = Some(p);
         }
-        let ev = CmEvent::ConnectRequest { listen_ctx, conn: pconn, local: remote, remote: local, ird, ord, private_data };
+        let ev = CmEvent::ConnectRequest {
+            listen_ctx,
+            conn: pconn,
+            local: remote,
+            remote: local,
+            ird,
+            ord,
+            private_data,
+        };
         self.push_event(t, HalEvent::Cm(ev), Tag::Request { listen: l, conn: p });
         Ok(conn)
     }
@@ -479,7 +544,15 @@ impl World {
 
     /// Accepts; the active side gets `ConnectReply`. When the active side already gave up,
     /// `AcceptFailed{ConnectionAborted}` follows instead.
-    pub(crate) fn cm_accept(&mut self, n: usize, c: ConnId, q: Id, ird: u32, ord: u32, data: &[u8]) -> HalResult<()> {
+    pub(crate) fn cm_accept(
+        &mut self,
+        n: usize,
+        c: ConnId,
+        q: Id,
+        ird: u32,
+        ord: u32,
+        data: &[u8],
+    ) -> HalResult<()> {
         let private_data = PrivateData::new(data).ok_or(HalError::InvalidParameter)?;
         let e = self.endpoint(n, c)?;
         match self.ep(e) {
@@ -489,7 +562,10 @@ impl World {
         self.qp_eligible(n, q)?;
         let Some(a) = self.peer_in(e, CmState::Connecting) else {
             self.close_endpoint(e);
-            self.cm_event(e, |ctx| CmEvent::AcceptFailed { ctx, error: HalError::ConnectionAborted });
+            self.cm_event(e, |ctx| CmEvent::AcceptFailed {
+                ctx,
+                error: HalError::ConnectionAborted,
+            });
             return Ok(());
         };
         self.bind_qp(e, q);
@@ -499,7 +575,12 @@ impl World {
         if let Some(ae) = self.conns.get_mut(a) {
             ae.state = CmState::Replied;
         }
-        self.cm_event(a, |ctx| CmEvent::ConnectReply { ctx, ird, ord, private_data });
+        self.cm_event(a, |ctx| CmEvent::ConnectReply {
+            ctx,
+            ird,
+            ord,
+            private_data,
+        });
         Ok(())
     }
 
@@ -509,20 +590,30 @@ impl World {
     pub(crate) fn cm_reject(&mut self, n: usize, c: ConnId, data: &[u8]) -> HalResult<()> {
         let private_data = PrivateData::new(data).ok_or(HalError::InvalidParameter)?;
         let e = self.endpoint(n, c)?;
-        let (role, state) = self.ep(e).map(|ep| (ep.role, ep.state)).ok_or(HalError::InvalidParameter)?;
+        let (role, state) = self
+            .ep(e)
+            .map(|ep| (ep.role, ep.state))
+            .ok_or(HalError::InvalidParameter)?;
         match (role, state) {
             (Role::Passive, CmState::Requested) => {
                 if let Some(a) = self.peer_in(e, CmState::Connecting) {
                     self.close_endpoint(a);
                     let error = HalError::ConnectionRefused;
-                    self.cm_event(a, |ctx| CmEvent::ConnectFailed { ctx, error, private_data });
+                    self.cm_event(a, |ctx| CmEvent::ConnectFailed {
+                        ctx,
+                        error,
+                        private_data,
+                    });
                 }
                 self.close_endpoint(e);
             }
             (Role::Active, CmState::Replied) => {
                 if let Some(p) = self.peer_in(e, CmState::Accepted) {
                     self.close_endpoint(p);
-                    self.cm_event(p, |ctx| CmEvent::AcceptFailed { ctx, error: HalError::ConnectionAborted });
+                    self.cm_event(p, |ctx| CmEvent::AcceptFailed {
+                        ctx,
+                        error: HalError::ConnectionAborted,
+                    });
                 }
                 self.close_endpoint(e);
             }
@@ -539,7 +630,9 @@ impl World {
             Some(ep) if ep.role == Role::Active && ep.state == CmState::Replied => {}
             _ => return Err(HalError::InvalidState),
         }
-        let p = self.peer_in(e, CmState::Accepted).ok_or(HalError::InvalidState)?;
+        let p = self
+            .peer_in(e, CmState::Accepted)
+            .ok_or(HalError::InvalidState)?;
         let qa = self.ep(e).and_then(|x| x.qp);
         let qb = self.ep(p).and_then(|x| x.qp);
         for (ep, mine, theirs) in [(e, qa, qb), (p, qb, qa)] {
@@ -583,20 +676,31 @@ impl World {
     /// rejected, aborted or disconnected), and takes back its queued events.
     pub(crate) fn cm_release(&mut self, n: usize, c: ConnId) {
         let Ok(e) = self.endpoint(n, c) else { return };
-        let Some((role, state)) = self.ep(e).map(|ep| (ep.role, ep.state)) else { return };
+        let Some((role, state)) = self.ep(e).map(|ep| (ep.role, ep.state)) else {
+            return;
+        };
         match (role, state) {
-            (Role::Passive, CmState::Requested) => self.refuse_request(e, HalError::ConnectionRefused),
+            (Role::Passive, CmState::Requested) => {
+                self.refuse_request(e, HalError::ConnectionRefused)
+            }
             (Role::Active, CmState::Replied) => {
                 if let Some(p) = self.peer_in(e, CmState::Accepted) {
                     self.close_endpoint(p);
-                    self.cm_event(p, |ctx| CmEvent::AcceptFailed { ctx, error: HalError::ConnectionAborted });
+                    self.cm_event(p, |ctx| CmEvent::AcceptFailed {
+                        ctx,
+                        error: HalError::ConnectionAborted,
+                    });
                 }
             }
             (Role::Passive, CmState::Accepted) => {
                 if let Some(a) = self.peer_in(e, CmState::Replied) {
                     self.close_endpoint(a);
                     let error = HalError::ConnectionAborted;
-                    self.cm_event(a, |ctx| CmEvent::ConnectFailed { ctx, error, private_data: PrivateData::EMPTY });
+                    self.cm_event(a, |ctx| CmEvent::ConnectFailed {
+                        ctx,
+                        error,
+                        private_data: PrivateData::EMPTY,
+                    });
                 }
             }
             (_, CmState::Established) => self.break_connection(e, true),
@@ -613,7 +717,10 @@ impl World {
         }
         self.unbind_qp(e);
         self.conns.remove(e);
-        self.purge_events(n, |t| matches!(t, Tag::Conn(x) | Tag::Request { conn: x, .. } if *x == e));
+        self.purge_events(
+            n,
+            |t| matches!(t, Tag::Conn(x) | Tag::Request { conn: x, .. } if *x == e),
+        );
     }
 
     // --- device failure -----------------------------------------------------------------
@@ -652,19 +759,34 @@ impl World {
         for i in 0..self.qps.capacity_slots() {
             let Some(q) = self.qps.id_at(i) else { continue };
             let peer_here = self.qps.get(q).is_some_and(|qp| {
-                qp.nic != n && qp.mode == QpMode::Connected && qp.peer.and_then(|p| self.qps.get(p)).is_some_and(|p| p.nic == n)
+                qp.nic != n
+                    && qp.mode == QpMode::Connected
+                    && qp
+                        .peer
+                        .and_then(|p| self.qps.get(p))
+                        .is_some_and(|p| p.nic == n)
             });
             if peer_here {
                 self.progress(q);
             }
         }
         for i in 0..self.conns.capacity_slots() {
-            let Some(x) = self.conns.id_at(i) else { continue };
+            let Some(x) = self.conns.id_at(i) else {
+                continue;
+            };
             if self.ep(x).is_none_or(|ep| ep.nic != n) {
                 continue;
             }
-            let Some(y) = self.ep(x).and_then(|ep| ep.peer) else { continue };
-            let Some(ystate) = self.ep(y).filter(|ye| ye.nic != n && ye.peer == Some(x)).map(|ye| ye.state) else { continue };
+            let Some(y) = self.ep(x).and_then(|ep| ep.peer) else {
+                continue;
+            };
+            let Some(ystate) = self
+                .ep(y)
+                .filter(|ye| ye.nic != n && ye.peer == Some(x))
+                .map(|ye| ye.state)
+            else {
+                continue;
+            };
             match ystate {
                 CmState::Established => {
                     if let Some(ye) = self.conns.get_mut(y) {
@@ -676,11 +798,18 @@ impl World {
                 CmState::Connecting | CmState::Replied => {
                     self.close_endpoint(y);
                     let error = HalError::Timeout;
-                    self.cm_event(y, |ctx| CmEvent::ConnectFailed { ctx, error, private_data: PrivateData::EMPTY });
+                    self.cm_event(y, |ctx| CmEvent::ConnectFailed {
+                        ctx,
+                        error,
+                        private_data: PrivateData::EMPTY,
+                    });
                 }
                 CmState::Accepted => {
                     self.close_endpoint(y);
-                    self.cm_event(y, |ctx| CmEvent::AcceptFailed { ctx, error: HalError::Timeout });
+                    self.cm_event(y, |ctx| CmEvent::AcceptFailed {
+                        ctx,
+                        error: HalError::Timeout,
+                    });
                 }
                 _ => {
                     if let Some(ye) = self.conns.get_mut(y) {

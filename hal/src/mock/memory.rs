@@ -94,13 +94,13 @@ pub(crate) struct MrState {
     pub(crate) staged: Vec<u64>,
 }
 
-/// Where a memory window points.
+/// Where a memory window points: `[addr, addr + length)` of the MR named by `mr_key`.
 #[derive(Clone, Copy)]
 pub(crate) struct Binding {
-    mr_key: u32,
-    addr: u64,
-    length: u64,
-    access: Access,
+    pub(crate) mr_key: u32,
+    pub(crate) addr: u64,
+    pub(crate) length: u64,
+    pub(crate) access: Access,
 }
 
 /// A memory window.
@@ -139,7 +139,10 @@ pub(crate) struct Span {
 impl Span {
     /// Bytes at a host address the engine owns (inline data).
     pub(crate) fn host(addr: u64, len: u64) -> Span {
-        Span { place: Place::Host(addr), len }
+        Span {
+            place: Place::Host(addr),
+            len,
+        }
     }
 }
 
@@ -152,7 +155,11 @@ pub(crate) struct Spans {
 
 impl Spans {
     pub(crate) fn new() -> Spans {
-        Spans { items: [Span::host(0, 0); MAX_SGE], n: 0, total: 0 }
+        Spans {
+            items: [Span::host(0, 0); MAX_SGE],
+            n: 0,
+            total: 0,
+        }
     }
 
     pub(crate) fn one(span: Span) -> Spans {
@@ -162,7 +169,9 @@ impl Spans {
     }
 
     fn push(&mut self, span: Span) -> bool {
-        let Some(slot) = self.items.get_mut(self.n) else { return false };
+        let Some(slot) = self.items.get_mut(self.n) else {
+            return false;
+        };
         *slot = span;
         self.n += 1;
         self.total = self.total.saturating_add(span.len);
@@ -218,7 +227,13 @@ fn inside(va: u64, len: u64, base: u64, length: u64) -> Option<u64> {
 impl KeyTable {
     pub(crate) fn new() -> KeyTable {
         // Slot 0 is the privileged key's and never handed out.
-        KeyTable { slots: alloc::vec![KeySlot { variant: 0, obj: None }], free: Vec::new() }
+        KeyTable {
+            slots: alloc::vec![KeySlot {
+                variant: 0,
+                obj: None
+            }],
+            free: Vec::new(),
+        }
     }
 
     fn alloc(&mut self, obj: MemObj) -> HalResult<u32> {
@@ -233,10 +248,17 @@ impl KeyTable {
             return Err(HalError::NoResources);
         }
         let idx = u32::try_from(self.slots.len()).map_err(|_| HalError::NoResources)?;
-        self.slots.try_reserve(1).map_err(|_| HalError::NoResources)?;
+        self.slots
+            .try_reserve(1)
+            .map_err(|_| HalError::NoResources)?;
         let need = (self.slots.len() + 1).saturating_sub(self.free.len());
-        self.free.try_reserve(need).map_err(|_| HalError::NoResources)?;
-        self.slots.push(KeySlot { variant: 0, obj: Some(obj) });
+        self.free
+            .try_reserve(need)
+            .map_err(|_| HalError::NoResources)?;
+        self.slots.push(KeySlot {
+            variant: 0,
+            obj: Some(obj),
+        });
         Ok(idx)
     }
 
@@ -271,7 +293,11 @@ impl KeyTable {
 
     /// Allocates a window; returns its slot and key.
     pub(crate) fn alloc_mw(&mut self, nic: usize, pd: Id) -> HalResult<(u32, u32)> {
-        let idx = self.alloc(MemObj::Mw(MwState { nic, pd, bound: None }))?;
+        let idx = self.alloc(MemObj::Mw(MwState {
+            nic,
+            pd,
+            bound: None,
+        }))?;
         Ok((idx, self.key(idx)))
     }
 
@@ -341,8 +367,13 @@ impl KeyTable {
             return Err(HalError::ImplementationLimit);
         }
         let fbo = u64::from(reg.first_byte_offset);
-        let span = (reg.pages.len() as u64).checked_mul(PAGE).ok_or(HalError::InvalidParameter)?;
-        if fbo >= PAGE || fbo.saturating_add(reg.length) > span || reg.pages.iter().any(|p| p % PAGE != 0) {
+        let span = (reg.pages.len() as u64)
+            .checked_mul(PAGE)
+            .ok_or(HalError::InvalidParameter)?;
+        if fbo >= PAGE
+            || fbo.saturating_add(reg.length) > span
+            || reg.pages.iter().any(|p| p % PAGE != 0)
+        {
             return Err(HalError::InvalidParameter);
         }
         Ok(())
@@ -357,7 +388,12 @@ impl KeyTable {
     }
 
     /// Registers `pages` (copied by the caller); returns the new key.
-    pub(crate) fn register(&mut self, idx: u32, pages: Vec<u64>, reg: &RegParams) -> HalResult<u32> {
+    pub(crate) fn register(
+        &mut self,
+        idx: u32,
+        pages: Vec<u64>,
+        reg: &RegParams,
+    ) -> HalResult<u32> {
         self.can_register(idx)?;
         let m = self.mr_mut(idx).ok_or(HalError::InvalidState)?;
         m.pages = pages;
@@ -393,12 +429,21 @@ impl KeyTable {
     }
 
     /// Reserves the page lists fast-register WRs will fill, so they never allocate.
-    pub(crate) fn init_fast_register(&mut self, idx: u32, max_pages: usize, remote: bool) -> HalResult<u32> {
+    pub(crate) fn init_fast_register(
+        &mut self,
+        idx: u32,
+        max_pages: usize,
+        remote: bool,
+    ) -> HalResult<u32> {
         self.can_init_fast_register(idx)?;
         let mut pages = Vec::new();
-        pages.try_reserve_exact(max_pages).map_err(|_| HalError::NoResources)?;
+        pages
+            .try_reserve_exact(max_pages)
+            .map_err(|_| HalError::NoResources)?;
         let mut staged = Vec::new();
-        staged.try_reserve_exact(max_pages).map_err(|_| HalError::NoResources)?;
+        staged
+            .try_reserve_exact(max_pages)
+            .map_err(|_| HalError::NoResources)?;
         let m = self.mr_mut(idx).ok_or(HalError::InvalidState)?;
         m.pages = pages;
         m.staged = staged;
@@ -412,11 +457,24 @@ impl KeyTable {
 
     fn mr_span(idx: u32, m: &MrState, va: u64, len: u64) -> Result<Span, Fault> {
         let off = inside(va, len, m.iova, m.length).ok_or(Fault::Bounds)?;
-        Ok(Span { place: Place::Pages { idx, offset: m.fbo + off }, len })
+        Ok(Span {
+            place: Place::Pages {
+                idx,
+                offset: m.fbo + off,
+            },
+            len,
+        })
     }
 
     /// Validates a local SGE (key, device, PD, rights, bounds).
-    pub(crate) fn resolve_local(&self, nic: usize, pd: Id, sge: &Sge, need: Need, sink_right: bool) -> Result<Span, Fault> {
+    pub(crate) fn resolve_local(
+        &self,
+        nic: usize,
+        pd: Id,
+        sge: &Sge,
+        need: Need,
+        sink_right: bool,
+    ) -> Result<Span, Fault> {
         let len = u64::from(sge.length);
         if len == 0 {
             return Ok(Span::host(0, 0));
@@ -424,7 +482,9 @@ impl KeyTable {
         if sge.lkey == PRIVILEGED_KEY {
             return Ok(Span::host(sge.addr, len));
         }
-        let Some((idx, MemObj::Mr(m))) = self.lookup(sge.lkey) else { return Err(Fault::BadKey) };
+        let Some((idx, MemObj::Mr(m))) = self.lookup(sge.lkey) else {
+            return Err(Fault::BadKey);
+        };
         if m.nic != nic || !m.valid {
             return Err(Fault::BadKey);
         }
@@ -438,7 +498,15 @@ impl KeyTable {
     }
 
     /// Validates a local scatter/gather list and its total length.
-    pub(crate) fn resolve_sgl(&self, nic: usize, pd: Id, sgl: &[Sge], need: Need, sink_right: bool, max_len: u64) -> Result<Spans, Fault> {
+    pub(crate) fn resolve_sgl(
+        &self,
+        nic: usize,
+        pd: Id,
+        sgl: &[Sge],
+        need: Need,
+        sink_right: bool,
+        max_len: u64,
+    ) -> Result<Spans, Fault> {
         let mut spans = Spans::new();
         for sge in sgl {
             let span = self.resolve_local(nic, pd, sge, need, sink_right)?;
@@ -454,7 +522,15 @@ impl KeyTable {
 
     /// Validates a remote access on the target device: the rkey names an MR with the
     /// remote right, or a bound window with it, in the target QP's PD, and covers the range.
-    pub(crate) fn resolve_remote(&self, nic: usize, pd: Id, rkey: u32, va: u64, len: u64, need: Need) -> Result<Span, Fault> {
+    pub(crate) fn resolve_remote(
+        &self,
+        nic: usize,
+        pd: Id,
+        rkey: u32,
+        va: u64,
+        len: u64,
+        need: Need,
+    ) -> Result<Span, Fault> {
         if rkey == PRIVILEGED_KEY {
             return Err(Fault::BadKey);
         }
@@ -485,7 +561,9 @@ impl KeyTable {
                 }
                 inside(va, len, b.addr, b.length).ok_or(Fault::Bounds)?;
                 // The window is only as good as the MR under it.
-                let Some((idx, MemObj::Mr(m))) = self.lookup(b.mr_key) else { return Err(Fault::BadKey) };
+                let Some((idx, MemObj::Mr(m))) = self.lookup(b.mr_key) else {
+                    return Err(Fault::BadKey);
+                };
                 if !m.valid {
                     return Err(Fault::BadKey);
                 }
@@ -511,14 +589,23 @@ impl KeyTable {
 
     /// Moves `min(src.total, dst.total)` bytes; returns how many moved.
     pub(crate) fn copy(&self, src: &Spans, dst: &Spans) -> u64 {
-        let mut s = Cursor { spans: src.as_slice(), i: 0, pos: 0 };
-        let mut d = Cursor { spans: dst.as_slice(), i: 0, pos: 0 };
+        let mut s = Cursor {
+            spans: src.as_slice(),
+            i: 0,
+            pos: 0,
+        };
+        let mut d = Cursor {
+            spans: dst.as_slice(),
+            i: 0,
+            pos: 0,
+        };
         let mut moved = 0u64;
-        loop {
-            let Some((sa, sn)) = s.chunk(self) else { break };
+        while let Some((sa, sn)) = s.chunk(self) {
             let Some((da, dn)) = d.chunk(self) else { break };
             let n = sn.min(dn);
-            let Ok(n_usize) = usize::try_from(n) else { break };
+            let Ok(n_usize) = usize::try_from(n) else {
+                break;
+            };
             dma::copy(sa, da, n_usize);
             s.advance(n);
             d.advance(n);
@@ -533,7 +620,9 @@ impl KeyTable {
     /// initialized for; the WR then fails when it executes.
     pub(crate) fn stage_pages(&mut self, nic: usize, key: u32, pages: &[u64]) -> bool {
         match self.lookup_mut(key) {
-            Some(MemObj::Mr(m)) if m.nic == nic && m.kind == MrKind::FastRegister && pages.len() <= m.max_pages => {
+            Some(MemObj::Mr(m))
+                if m.nic == nic && m.kind == MrKind::FastRegister && pages.len() <= m.max_pages =>
+            {
                 m.staged.clear();
                 m.staged.extend_from_slice(pages);
                 true
@@ -544,8 +633,18 @@ impl KeyTable {
 
     /// Executes a fast-register WR. The key does not change (see the module docs of
     /// [`super`]: the contract has no way to report a new key from a WR).
-    pub(crate) fn fast_register(&mut self, nic: usize, pd: Id, key: u32, staged: bool, reg: &RegParams, max_size: u64) -> Result<(), Fault> {
-        let Some(MemObj::Mr(m)) = self.lookup_mut(key) else { return Err(Fault::BadKey) };
+    pub(crate) fn fast_register(
+        &mut self,
+        nic: usize,
+        pd: Id,
+        key: u32,
+        staged: bool,
+        reg: &RegParams,
+        max_size: u64,
+    ) -> Result<(), Fault> {
+        let Some(MemObj::Mr(m)) = self.lookup_mut(key) else {
+            return Err(Fault::BadKey);
+        };
         if m.nic != nic || m.kind != MrKind::FastRegister || m.max_pages == 0 {
             return Err(Fault::BadKey);
         }
@@ -559,7 +658,11 @@ impl KeyTable {
         if reg.fbo >= PAGE || reg.fbo.saturating_add(reg.length) > span {
             return Err(Fault::Bounds);
         }
-        if reg.access.intersects(Access::REMOTE_READ | Access::REMOTE_WRITE) && !m.remote_allowed {
+        if reg
+            .access
+            .intersects(Access::REMOTE_READ | Access::REMOTE_WRITE)
+            && !m.remote_allowed
+        {
             return Err(Fault::Rights);
         }
         core::mem::swap(&mut m.pages, &mut m.staged);
@@ -572,9 +675,24 @@ impl KeyTable {
         Ok(())
     }
 
-    /// Binds window `mw_rkey` over `[addr, addr + length)` of the MR named by `mr_lkey`.
-    pub(crate) fn bind(&mut self, nic: usize, pd: Id, mw_rkey: u32, mr_lkey: u32, addr: u64, length: u64, access: Access) -> Result<(), Fault> {
-        let Some((_, MemObj::Mr(m))) = self.lookup(mr_lkey) else { return Err(Fault::BadKey) };
+    /// Binds window `mw_rkey` as `b` says: the MR must be valid, in the PD, cover the range,
+    /// and allow local write when the window allows remote write.
+    pub(crate) fn bind(
+        &mut self,
+        nic: usize,
+        pd: Id,
+        mw_rkey: u32,
+        b: Binding,
+    ) -> Result<(), Fault> {
+        let Binding {
+            mr_key,
+            addr,
+            length,
+            access,
+        } = b;
+        let Some((_, MemObj::Mr(m))) = self.lookup(mr_key) else {
+            return Err(Fault::BadKey);
+        };
         if m.nic != nic || !m.valid {
             return Err(Fault::BadKey);
         }
@@ -585,14 +703,16 @@ impl KeyTable {
         if access.contains(Access::REMOTE_WRITE) && !m.access.contains(Access::LOCAL_WRITE) {
             return Err(Fault::Rights);
         }
-        let Some(MemObj::Mw(w)) = self.lookup_mut(mw_rkey) else { return Err(Fault::BadKey) };
+        let Some(MemObj::Mw(w)) = self.lookup_mut(mw_rkey) else {
+            return Err(Fault::BadKey);
+        };
         if w.nic != nic {
             return Err(Fault::BadKey);
         }
         if w.pd != pd {
             return Err(Fault::WrongPd);
         }
-        w.bound = Some(Binding { mr_key: mr_lkey, addr, length, access });
+        w.bound = Some(b);
         Ok(())
     }
 
@@ -600,7 +720,9 @@ impl KeyTable {
     /// with local invalidate moves data).
     pub(crate) fn can_invalidate(&self, nic: usize, pd: Id, key: u32) -> bool {
         match self.lookup(key) {
-            Some((_, MemObj::Mr(m))) => m.nic == nic && m.pd == pd && m.kind == MrKind::FastRegister && m.valid,
+            Some((_, MemObj::Mr(m))) => {
+                m.nic == nic && m.pd == pd && m.kind == MrKind::FastRegister && m.valid
+            }
             Some((_, MemObj::Mw(w))) => w.nic == nic && w.pd == pd && w.bound.is_some(),
             None => false,
         }
@@ -631,6 +753,11 @@ pub(crate) struct RegParams {
 
 impl RegParams {
     pub(crate) fn of(reg: &Registration<'_>) -> RegParams {
-        RegParams { fbo: u64::from(reg.first_byte_offset), iova: reg.iova, length: reg.length, access: reg.access }
+        RegParams {
+            fbo: u64::from(reg.first_byte_offset),
+            iova: reg.iova,
+            length: reg.length,
+            access: reg.access,
+        }
     }
 }

@@ -20,7 +20,9 @@ struct Clock {
 
 impl Clock {
     fn now(&self) -> u64 {
-        let real = self.real_since.map_or(0, |t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        let real = self.real_since.map_or(0, |t| {
+            u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        });
         self.virtual_ns.saturating_add(real)
     }
 }
@@ -46,7 +48,10 @@ impl MockPlatform {
     /// A platform with virtual time 0 and real time on.
     pub fn new() -> MockPlatform {
         MockPlatform {
-            clock: Arc::new(Mutex::new(Clock { virtual_ns: 0, real_since: Some(Instant::now()) })),
+            clock: Arc::new(Mutex::new(Clock {
+                virtual_ns: 0,
+                real_since: Some(Instant::now()),
+            })),
             live_dma: Arc::new(AtomicUsize::new(0)),
         }
     }

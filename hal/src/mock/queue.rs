@@ -20,13 +20,14 @@ pub(crate) struct Id {
 impl Id {
     /// Packs into a [`ConnId`] (16-bit index and generation; the mock's connection table
     /// never gets that big).
+    /// The low half holds `index + 1`, so a `ConnId` is never 0.
     pub(crate) fn to_conn(self) -> Option<ConnId> {
-        (self.idx < 0x1_0000).then_some(ConnId((self.gen & 0xffff) << 16 | self.idx))
+        (self.idx < 0xffff).then_some(ConnId(((self.gen & 0xffff) << 16) | (self.idx + 1)))
     }
 
-    /// The slot a [`ConnId`] names; the generation is completed by [`Slab::conn`].
-    fn conn_parts(c: ConnId) -> (u32, u32) {
-        (c.0 & 0xffff, c.0 >> 16)
+    /// The slot and 16-bit generation a [`ConnId`] names (`None` for 0 in the low half).
+    fn conn_parts(c: ConnId) -> Option<(u32, u32)> {
+        Some(((c.0 & 0xffff).checked_sub(1)?, c.0 >> 16))
     }
 }
 
@@ -43,7 +44,10 @@ pub(crate) struct Slab<T> {
 
 impl<T> Slab<T> {
     pub(crate) const fn new() -> Self {
-        Slab { slots: Vec::new(), free: Vec::new() }
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
     }
 
     /// Stores `val`; `NoResources` when the table cannot grow.
@@ -56,11 +60,18 @@ impl<T> Slab<T> {
             }
         }
         let idx = u32::try_from(self.slots.len()).map_err(|_| HalError::NoResources)?;
-        self.slots.try_reserve(1).map_err(|_| HalError::NoResources)?;
+        self.slots
+            .try_reserve(1)
+            .map_err(|_| HalError::NoResources)?;
         // Keep room for every index in the free list, so `remove` never allocates.
         let need = (self.slots.len() + 1).saturating_sub(self.free.len());
-        self.free.try_reserve(need).map_err(|_| HalError::NoResources)?;
-        self.slots.push(Slot { gen: 0, val: Some(val) });
+        self.free
+            .try_reserve(need)
+            .map_err(|_| HalError::NoResources)?;
+        self.slots.push(Slot {
+            gen: 0,
+            val: Some(val),
+        });
         Ok(Id { idx, gen: 0 })
     }
 
@@ -110,7 +121,7 @@ impl<T> Slab<T> {
 
     /// The live object a [`ConnId`] from [`Id::to_conn`] names.
     pub(crate) fn conn(&self, c: ConnId) -> Option<Id> {
-        let (idx, gen16) = Id::conn_parts(c);
+        let (idx, gen16) = Id::conn_parts(c)?;
         let s = self.slots.get(idx as usize)?;
         (s.val.is_some() && s.gen & 0xffff == gen16).then_some(Id { idx, gen: s.gen })
     }
@@ -123,7 +134,8 @@ impl<T> Slab<T> {
 /// Reserves `depth` entries of a new ring.
 pub(crate) fn ring<T>(depth: usize) -> HalResult<VecDeque<T>> {
     let mut q = VecDeque::new();
-    q.try_reserve_exact(depth).map_err(|_| HalError::NoResources)?;
+    q.try_reserve_exact(depth)
+        .map_err(|_| HalError::NoResources)?;
     Ok(q)
 }
 
@@ -145,7 +157,10 @@ impl SgList {
         if sges.len() > max.min(MAX_SGE) {
             return None;
         }
-        let mut list = SgList { sges: [Sge::default(); MAX_SGE], n: u8::try_from(sges.len()).ok()? };
+        let mut list = SgList {
+            sges: [Sge::default(); MAX_SGE],
+            n: u8::try_from(sges.len()).ok()?,
+        };
         list.sges.get_mut(..sges.len())?.copy_from_slice(sges);
         Some(list)
     }
@@ -159,7 +174,10 @@ impl SgList {
 #[derive(Clone, Copy)]
 pub(crate) enum Data {
     Sgl(SgList),
-    Inline { bytes: [u8; MAX_INLINE_DATA], len: u16 },
+    Inline {
+        bytes: [u8; MAX_INLINE_DATA],
+        len: u16,
+    },
 }
 
 impl Data {
@@ -169,21 +187,50 @@ impl Data {
         }
         let mut bytes = [0u8; MAX_INLINE_DATA];
         bytes.get_mut(..src.len())?.copy_from_slice(src);
-        Some(Data::Inline { bytes, len: u16::try_from(src.len()).ok()? })
+        Some(Data::Inline {
+            bytes,
+            len: u16::try_from(src.len()).ok()?,
+        })
     }
 }
 
 /// The operation of a queued initiator WQE.
 #[derive(Clone, Copy)]
 pub(crate) enum WqeOp {
-    Send { data: Data, invalidate: Option<u32> },
-    Write { data: Data, remote_addr: u64, rkey: u32 },
-    Read { sinks: SgList, remote_addr: u64, rkey: u32 },
+    Send {
+        data: Data,
+        invalidate: Option<u32>,
+    },
+    Write {
+        data: Data,
+        remote_addr: u64,
+        rkey: u32,
+    },
+    Read {
+        sinks: SgList,
+        remote_addr: u64,
+        rkey: u32,
+    },
     /// The page list went to the MR's staging buffer at post time (`staged` says whether it
     /// fit); the rest of the registration travels in the WQE.
-    FastRegister { key: u32, npages: usize, staged: bool, fbo: u32, iova: u64, length: u64, access: Access },
-    Bind { mw_rkey: u32, mr_lkey: u32, addr: u64, length: u64, access: Access },
-    Invalidate { key: u32 },
+    FastRegister {
+        key: u32,
+        staged: bool,
+        fbo: u32,
+        iova: u64,
+        length: u64,
+        access: Access,
+    },
+    Bind {
+        mw_rkey: u32,
+        mr_lkey: u32,
+        addr: u64,
+        length: u64,
+        access: Access,
+    },
+    Invalidate {
+        key: u32,
+    },
 }
 
 /// An initiator WQE.
@@ -290,7 +337,15 @@ pub(crate) struct CqState {
 
 impl CqState {
     pub(crate) fn new(nic: usize, ctx: u64, depth: usize) -> HalResult<CqState> {
-        Ok(CqState { nic, ctx, depth, entries: ring(depth)?, arm: None, overrun: false, moderation: (0, 0) })
+        Ok(CqState {
+            nic,
+            ctx,
+            depth,
+            entries: ring(depth)?,
+            arm: None,
+            overrun: false,
+            moderation: (0, 0),
+        })
     }
 
     fn qualifies(e: &CqEntry, solicited_only: bool) -> bool {
@@ -321,7 +376,9 @@ impl CqState {
     pub(crate) fn poll(&mut self, out: &mut [Completion]) -> usize {
         let mut n = 0;
         for slot in out.iter_mut() {
-            let Some(e) = self.entries.pop_front() else { break };
+            let Some(e) = self.entries.pop_front() else {
+                break;
+            };
             *slot = e.c;
             n += 1;
         }
@@ -333,7 +390,11 @@ impl CqState {
         if self.overrun {
             return false;
         }
-        if self.entries.iter().any(|e| CqState::qualifies(e, solicited_only)) {
+        if self
+            .entries
+            .iter()
+            .any(|e| CqState::qualifies(e, solicited_only))
+        {
             self.arm = None;
             return true;
         }
