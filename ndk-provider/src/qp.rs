@@ -280,8 +280,14 @@ fn create_qp<H: NicHal>(pd: &Pd<H>, a: QpArgs<H>, cb: NDK_FN_CREATE_COMPLETION, 
         let with_srq = |srq: Option<&H::Srq>| -> hal::HalResult<Cmd<()>> {
             let pd_h = pd.body.hal.lock();
             let rcq_h = a.rcq.body.hal_guard();
-            let icq_h = a.icq.body.hal_guard();
-            let (Some(pdh), Some(rc), Some(ic)) = (pd_h.as_ref(), rcq_h.as_ref(), icq_h.as_ref()) else {
+            // One CQ may serve both queues; its lock is taken once.
+            let same = core::ptr::eq(&*a.rcq, &*a.icq);
+            let icq_h = if same { None } else { Some(a.icq.body.hal_guard()) };
+            let ic = match &icq_h {
+                Some(g) => g.as_ref(),
+                None => rcq_h.as_ref(),
+            };
+            let (Some(pdh), Some(rc), Some(ic)) = (pd_h.as_ref(), rcq_h.as_ref(), ic) else {
                 return Err(HalError::InvalidState);
             };
             let params = QpParams {
