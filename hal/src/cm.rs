@@ -20,7 +20,10 @@ pub struct PrivateData {
 
 impl PrivateData {
     /// No private data.
-    pub const EMPTY: PrivateData = PrivateData { len: 0, bytes: [0; MAX_PRIVATE_DATA] };
+    pub const EMPTY: PrivateData = PrivateData {
+        len: 0,
+        bytes: [0; MAX_PRIVATE_DATA],
+    };
 
     /// Copies `data`; `None` when it is longer than [`MAX_PRIVATE_DATA`].
     pub fn new(data: &[u8]) -> Option<PrivateData> {
@@ -38,7 +41,9 @@ impl PrivateData {
 
 impl core::fmt::Debug for PrivateData {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("PrivateData").field(&self.as_slice()).finish()
+        f.debug_tuple("PrivateData")
+            .field(&self.as_slice())
+            .finish()
     }
 }
 

@@ -33,10 +33,10 @@ pub mod mock;
 pub use caps::{DeviceCaps, RdmaTransport};
 pub use cm::{CmEvent, ConnId, PrivateData, MAX_PRIVATE_DATA};
 pub use error::{HalError, HalResult};
-pub use event::{CmdToken, CmdValue, Cmd, HalEvent, CqErrorKind};
-pub use nic::{NicHal, QpParams, QpParts, MrKind, Registration, CqParts};
+pub use event::{Cmd, CmdToken, CmdValue, CqErrorKind, HalEvent};
+pub use nic::{CqParts, MrKind, NicHal, QpParams, QpParts, Registration};
 pub use platform::Platform;
 pub use wr::{
-    Access, Completion, RecvWr, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags, Payload,
+    Access, Completion, Payload, RecvWr, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
     MAX_INLINE_DATA, MAX_SGE,
 };

@@ -139,9 +139,20 @@ pub trait NicHal: Send + Sync + 'static {
     fn destroy_pd(&self, pd: Self::Pd);
 
     /// Creates a CQ of at least `depth` entries; `ctx` is reported in its events.
-    fn create_cq(&self, depth: u32, ctx: u64, token: CmdToken) -> HalResult<(CqParts<Self>, Cmd<()>)>;
+    fn create_cq(
+        &self,
+        depth: u32,
+        ctx: u64,
+        token: CmdToken,
+    ) -> HalResult<(CqParts<Self>, Cmd<()>)>;
     /// Resizes a CQ without losing completions; fails when they would not fit.
-    fn resize_cq(&self, cq: &Self::Cq, poller: &mut Self::CqPoller, depth: u32, token: CmdToken) -> HalResult<Cmd<()>>;
+    fn resize_cq(
+        &self,
+        cq: &Self::Cq,
+        poller: &mut Self::CqPoller,
+        depth: u32,
+        token: CmdToken,
+    ) -> HalResult<Cmd<()>>;
     /// Destroys a CQ no QP uses any more.
     fn destroy_cq(&self, cq: CqParts<Self>, token: CmdToken) -> Cmd<()>;
     /// Harvests up to `out.len()` completions; returns how many.
@@ -154,8 +165,14 @@ pub trait NicHal: Send + Sync + 'static {
     fn set_cq_moderation(&self, cq: &Self::Cq, interval_us: u32, count: u32) -> HalResult<()>;
 
     /// Creates an SRQ; `ctx` is reported in its events.
-    fn create_srq(&self, pd: &Self::Pd, depth: u32, max_sge: u32, ctx: u64, token: CmdToken)
-        -> HalResult<(Self::Srq, Self::SrqPoster, Cmd<()>)>;
+    fn create_srq(
+        &self,
+        pd: &Self::Pd,
+        depth: u32,
+        max_sge: u32,
+        ctx: u64,
+        token: CmdToken,
+    ) -> HalResult<(Self::Srq, Self::SrqPoster, Cmd<()>)>;
     /// Changes the depth of an SRQ (0 keeps it).
     fn modify_srq(&self, srq: &Self::Srq, depth: u32, token: CmdToken) -> HalResult<Cmd<()>>;
     /// Arms a one-shot [`HalEvent::SrqLimit`] for when queued receives fall below `limit`.
@@ -168,7 +185,11 @@ pub trait NicHal: Send + Sync + 'static {
     fn post_srq_recv(&self, srq: &mut Self::SrqPoster, wr: &RecvWr<'_>) -> HalResult<()>;
 
     /// Creates a QP in the reset state.
-    fn create_qp(&self, params: &QpParams<'_, Self>, token: CmdToken) -> HalResult<(QpParts<Self>, Cmd<()>)>;
+    fn create_qp(
+        &self,
+        params: &QpParams<'_, Self>,
+        token: CmdToken,
+    ) -> HalResult<(QpParts<Self>, Cmd<()>)>;
     /// Moves the QP to the error state: everything outstanding or posted later is flushed.
     fn flush_qp(&self, qp: &Self::Qp);
     /// Destroys a QP. Flushes first; completions already in CQs stay there.
@@ -183,12 +204,22 @@ pub trait NicHal: Send + Sync + 'static {
     /// Allocates an MR and its keys.
     fn alloc_mr(&self, pd: &Self::Pd, kind: MrKind) -> HalResult<Self::Mr>;
     /// Registers a page list; completes with [`crate::CmdValue::Keys`].
-    fn register_mr(&self, mr: &Self::Mr, reg: &Registration<'_>, token: CmdToken) -> HalResult<Cmd<(u32, u32)>>;
+    fn register_mr(
+        &self,
+        mr: &Self::Mr,
+        reg: &Registration<'_>,
+        token: CmdToken,
+    ) -> HalResult<Cmd<(u32, u32)>>;
     /// Undoes [`NicHal::register_mr`]; the MR may be registered again.
     fn deregister_mr(&self, mr: &Self::Mr, token: CmdToken) -> HalResult<Cmd<()>>;
     /// Prepares a fast-register MR for up to `max_pages` pages; completes with its keys.
-    fn init_fast_register(&self, mr: &Self::Mr, max_pages: u32, remote_access: bool, token: CmdToken)
-        -> HalResult<Cmd<(u32, u32)>>;
+    fn init_fast_register(
+        &self,
+        mr: &Self::Mr,
+        max_pages: u32,
+        remote_access: bool,
+        token: CmdToken,
+    ) -> HalResult<Cmd<(u32, u32)>>;
     /// Frees an MR (deregistered, or fast-register).
     fn free_mr(&self, mr: Self::Mr);
     /// Allocates a memory window and its remote key.
@@ -204,12 +235,27 @@ pub trait NicHal: Send + Sync + 'static {
     fn cm_stop_listen(&self, listen: Self::Listen);
     /// Starts a connection from `local` to `remote` for `qp`; `ctx` is reported in its events.
     #[allow(clippy::too_many_arguments)]
-    fn cm_connect(&self, qp: &Self::Qp, local: SocketAddr, remote: SocketAddr, ird: u32, ord: u32,
-        private_data: &[u8], ctx: u64) -> HalResult<ConnId>;
+    fn cm_connect(
+        &self,
+        qp: &Self::Qp,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ird: u32,
+        ord: u32,
+        private_data: &[u8],
+        ctx: u64,
+    ) -> HalResult<ConnId>;
     /// Sets the context reported in events of a connection from a request.
     fn cm_attach(&self, conn: ConnId, ctx: u64);
     /// Passive side: accepts a request with `qp`.
-    fn cm_accept(&self, conn: ConnId, qp: &Self::Qp, ird: u32, ord: u32, private_data: &[u8]) -> HalResult<()>;
+    fn cm_accept(
+        &self,
+        conn: ConnId,
+        qp: &Self::Qp,
+        ird: u32,
+        ord: u32,
+        private_data: &[u8],
+    ) -> HalResult<()>;
     /// Rejects a request (passive) or a reply (active).
     fn cm_reject(&self, conn: ConnId, private_data: &[u8]) -> HalResult<()>;
     /// Active side: completes the handshake after a reply; the QP becomes ready to send.

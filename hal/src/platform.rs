@@ -93,7 +93,9 @@ impl DmaRegion {
 
     /// Copies `src` into the region at `offset`; `false` when it does not fit.
     pub fn write(&self, offset: usize, src: &[u8]) -> bool {
-        let Some(p) = self.check(offset, src.len()) else { return false };
+        let Some(p) = self.check(offset, src.len()) else {
+            return false;
+        };
         for (i, b) in src.iter().enumerate() {
             // SAFETY: `check` proved offset + src.len() is inside the region.
             unsafe { p.add(i).write_volatile(*b) };
@@ -103,7 +105,9 @@ impl DmaRegion {
 
     /// Copies from the region at `offset` into `dst`; `false` when out of bounds.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> bool {
-        let Some(p) = self.check(offset, dst.len()) else { return false };
+        let Some(p) = self.check(offset, dst.len()) else {
+            return false;
+        };
         for (i, b) in dst.iter_mut().enumerate() {
             // SAFETY: `check` proved offset + dst.len() is inside the region.
             *b = unsafe { p.add(i).read_volatile() };

@@ -42,10 +42,20 @@ impl<H: NicHal> ObjBody for AdapterBody<H> {
 pub type Adapter<H> = Obj<AdapterBody<H>>;
 
 /// `OPEN_NDK_ADAPTER_HANDLER` logic: negotiates the version and creates an adapter.
-pub fn open<H: NicHal>(dev: &Arc<Device<H>>, requested: NDK_VERSION) -> Result<*mut NDK_ADAPTER, NTSTATUS> {
+pub fn open<H: NicHal>(
+    dev: &Arc<Device<H>>,
+    requested: NDK_VERSION,
+) -> Result<*mut NDK_ADAPTER, NTSTATUS> {
     let version = negotiate(requested)?;
-    let obj = new_obj(version, &Table::<H>::DISPATCH, AdapterBody { dev: dev.clone(), version })
-        .map_err(|_| NDIS_STATUS_RESOURCES)?;
+    let obj = new_obj(
+        version,
+        &Table::<H>::DISPATCH,
+        AdapterBody {
+            dev: dev.clone(),
+            version,
+        },
+    )
+    .map_err(|_| NDIS_STATUS_RESOURCES)?;
     Ok(object::publish(obj).cast())
 }
 
@@ -56,7 +66,9 @@ pub fn open<H: NicHal>(dev: &Arc<Device<H>>, requested: NDK_VERSION) -> Result<*
 /// `p` must be an adapter returned by [`open`] and not closed yet.
 pub unsafe fn close<H: NicHal>(p: *mut NDK_ADAPTER) {
     // SAFETY: forwarded contract.
-    let Some(obj) = (unsafe { object::take::<AdapterBody<H>, _>(p) }) else { return };
+    let Some(obj) = (unsafe { object::take::<AdapterBody<H>, _>(p) }) else {
+        return;
+    };
     // Every descendant holds a reference to the adapter, directly or through its parent.
     while crate::karc::KArc::count(&obj) > 1 {
         obj.body.dev.hal().platform().stall_us(10);
@@ -73,12 +85,24 @@ pub fn adapter_info(caps: &hal::DeviceCaps, version: NDK_VERSION) -> NDK_ADAPTER
         }
     };
     set(caps.in_order_dma, NDK_ADAPTER_FLAG_IN_ORDER_DMA_SUPPORTED);
-    set(caps.read_sink_not_required, NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED);
-    set(caps.cq_interrupt_moderation, NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED);
+    set(
+        caps.read_sink_not_required,
+        NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED,
+    );
+    set(
+        caps.cq_interrupt_moderation,
+        NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED,
+    );
     set(caps.multi_engine, NDK_ADAPTER_FLAG_MULTI_ENGINE_SUPPORTED);
-    set(caps.read_local_invalidate, NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED);
+    set(
+        caps.read_local_invalidate,
+        NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
+    );
     set(caps.cq_resize, NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED);
-    set(caps.loopback_connections, NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED);
+    set(
+        caps.loopback_connections,
+        NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
+    );
     NDK_ADAPTER_INFO {
         Version: version,
         VendorId: caps.vendor_id,
@@ -134,9 +158,13 @@ unsafe extern "system" fn query_adapter_info<H: NicHal>(
     size: *mut u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: `size` is the in/out buffer size parameter.
-    let Some(have) = (unsafe { edge::read(size) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(have) = (unsafe { edge::read(size) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let need = core::mem::size_of::<NDK_ADAPTER_INFO>() as u32;
     // SAFETY: as above.
     unsafe { edge::out(size, need) };
@@ -162,17 +190,23 @@ unsafe extern "system" fn build_lam<H: NicHal>(
     fbo: *mut u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: the consumer passes a locked MDL it leaves alone for the call.
     let pages = match unsafe { edge::mdl_pages(mdl, length) } {
         Ok(p) => p,
         Err(edge::MdlError::Invalid) => return STATUS_INVALID_PARAMETER,
         Err(edge::MdlError::NoMemory) => return STATUS_INSUFFICIENT_RESOURCES,
     };
-    let Ok(count) = u32::try_from(pages.pfns.len()) else { return STATUS_INVALID_PARAMETER };
+    let Ok(count) = u32::try_from(pages.pfns.len()) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let need = u32::try_from(ndk_lam_size(count)).unwrap_or(u32::MAX);
     // SAFETY: `lam_size` is the in/out size parameter.
-    let Some(have) = (unsafe { edge::read(lam_size) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(have) = (unsafe { edge::read(lam_size) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: as above.
     unsafe { edge::out(lam_size, need) };
     if have < need || lam.is_null() {
@@ -181,7 +215,10 @@ unsafe extern "system" fn build_lam<H: NicHal>(
     let platform = a.body.dev.hal().platform();
     // SAFETY: `lam` has room for `need` bytes: the header and `count` page entries.
     unsafe {
-        edge::out(core::ptr::addr_of_mut!((*lam).AdapterContext), core::ptr::null_mut());
+        edge::out(
+            core::ptr::addr_of_mut!((*lam).AdapterContext),
+            core::ptr::null_mut(),
+        );
         edge::out(core::ptr::addr_of_mut!((*lam).AdapterPageCount), count);
         let arr = core::ptr::addr_of_mut!((*lam).AdapterPageArray).cast::<NDK_LOGICAL_ADDRESS>();
         if let Some(dst) = edge::slice_mut(arr, count) {
@@ -194,15 +231,30 @@ unsafe extern "system" fn build_lam<H: NicHal>(
     STATUS_SUCCESS
 }
 
-unsafe extern "system" fn release_lam<H: NicHal>(_p: *mut NDK_ADAPTER, _lam: *mut NDK_LOGICAL_ADDRESS_MAPPING) {}
+unsafe extern "system" fn release_lam<H: NicHal>(
+    _p: *mut NDK_ADAPTER,
+    _lam: *mut NDK_LOGICAL_ADDRESS_MAPPING,
+) {
+}
 
 /// Reads the create-completion arguments every create takes.
-pub fn create_cb(cb: NDK_FN_CREATE_COMPLETION, ctx: *mut c_void) -> Callback<NDK_FN_CREATE_COMPLETION> {
-    Callback { func: cb, ctx: Ctx::from_ptr(ctx) }
+pub fn create_cb(
+    cb: NDK_FN_CREATE_COMPLETION,
+    ctx: *mut c_void,
+) -> Callback<NDK_FN_CREATE_COMPLETION> {
+    Callback {
+        func: cb,
+        ctx: Ctx::from_ptr(ctx),
+    }
 }
 
 /// Reads the request-completion arguments every pending request takes.
-pub fn request_cb(cb: NDK_FN_REQUEST_COMPLETION, ctx: *mut c_void) -> Callback<NDK_FN_REQUEST_COMPLETION> {
-    Callback { func: cb, ctx: Ctx::from_ptr(ctx) }
+pub fn request_cb(
+    cb: NDK_FN_REQUEST_COMPLETION,
+    ctx: *mut c_void,
+) -> Callback<NDK_FN_REQUEST_COMPLETION> {
+    Callback {
+        func: cb,
+        ctx: Ctx::from_ptr(ctx),
+    }
 }
-

@@ -75,7 +75,10 @@ pub fn srq_notify(cb: Callback<NDK_FN_SRQ_NOTIFICATION_CALLBACK>, status: NTSTAT
 }
 
 /// `NDK_FN_CONNECT_EVENT_CALLBACK`.
-pub(crate) fn connect_event(cb: Callback<NDK_FN_CONNECT_EVENT_CALLBACK>, connector: *mut NDK_CONNECTOR) {
+pub(crate) fn connect_event(
+    cb: Callback<NDK_FN_CONNECT_EVENT_CALLBACK>,
+    connector: *mut NDK_CONNECTOR,
+) {
     if let Some(f) = cb.func {
         // SAFETY: as in `request_complete`; `connector` is a live connector we created.
         unsafe { f(cb.ctx.ptr(), connector) }

@@ -46,16 +46,40 @@ fn connector<H: NicHal>(dev: &Device<H>, ctx: u64) -> Option<Obj<ConnectorBody<H
 /// Routes one connection event (called by the device's event processing).
 pub fn on_event<H: NicHal>(dev: &Device<H>, ev: CmEvent) {
     match ev {
-        CmEvent::ConnectRequest { listen_ctx, conn, local, remote, ird, ord, private_data } => {
-            let req = Incoming { conn, local, remote, ird, ord, private_data };
+        CmEvent::ConnectRequest {
+            listen_ctx,
+            conn,
+            local,
+            remote,
+            ird,
+            ord,
+            private_data,
+        } => {
+            let req = Incoming {
+                conn,
+                local,
+                remote,
+                ird,
+                ord,
+                private_data,
+            };
             connect_request(dev, listen_ctx, &req);
         }
-        CmEvent::ConnectReply { ctx, ird, ord, private_data } => {
+        CmEvent::ConnectReply {
+            ctx,
+            ird,
+            ord,
+            private_data,
+        } => {
             if let Some(c) = connector(dev, ctx) {
                 connector::on_connect_reply(&c, ird, ord, private_data);
             }
         }
-        CmEvent::ConnectFailed { ctx, error, private_data } => {
+        CmEvent::ConnectFailed {
+            ctx,
+            error,
+            private_data,
+        } => {
             if let Some(c) = connector(dev, ctx) {
                 connector::on_connect_failed(&c, error, private_data);
             }
@@ -158,7 +182,11 @@ mod tests {
         }
         fn push(ctx: *mut c_void, e: Ev) {
             // SAFETY: tests pass only `Rec::ctx` of recorders that outlive the objects.
-            unsafe { &*(ctx as *const Rec) }.0.lock().expect("lock").push(e);
+            unsafe { &*(ctx as *const Rec) }
+                .0
+                .lock()
+                .expect("lock")
+                .push(e);
         }
     }
 
@@ -188,7 +216,11 @@ mod tests {
         let nic = MockNic::new(f, default_caps(), &[ip.parse().expect("ip")]);
         let dev = Device::new(nic.clone());
         let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open");
-        Node { nic, _dev: dev, adapter }
+        Node {
+            nic,
+            _dev: dev,
+            adapter,
+        }
     }
 
     /// The dispatch table of an object.
@@ -205,7 +237,10 @@ mod tests {
     unsafe fn close<O>(obj: *mut O, rec: &Rec) -> NTSTATUS {
         // SAFETY: slot 0 of every table but the adapter's is the close.
         unsafe {
-            let close: NDK_FN_CLOSE_OBJECT = *(*(obj.cast::<u8>().add(0x28).cast::<*const NDK_FN_CLOSE_OBJECT>()));
+            let close: NDK_FN_CLOSE_OBJECT = *(*(obj
+                .cast::<u8>()
+                .add(0x28)
+                .cast::<*const NDK_FN_CLOSE_OBJECT>()));
             close(obj.cast(), Some(on_close), rec.ctx())
         }
     }
@@ -215,11 +250,48 @@ mod tests {
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
             let (mut c1, mut c2, mut pd, mut qp) = (null_mut(), null_mut(), null_mut(), null_mut());
-            assert_eq!((a.NdkCreateCq)(n.adapter, 64, None, null_mut(), null_mut(), None, null_mut(), &mut c1), 0);
-            assert_eq!((a.NdkCreateCq)(n.adapter, 64, None, null_mut(), null_mut(), None, null_mut(), &mut c2), 0);
+            assert_eq!(
+                (a.NdkCreateCq)(
+                    n.adapter,
+                    64,
+                    None,
+                    null_mut(),
+                    null_mut(),
+                    None,
+                    null_mut(),
+                    &mut c1
+                ),
+                0
+            );
+            assert_eq!(
+                (a.NdkCreateCq)(
+                    n.adapter,
+                    64,
+                    None,
+                    null_mut(),
+                    null_mut(),
+                    None,
+                    null_mut(),
+                    &mut c2
+                ),
+                0
+            );
             assert_eq!((a.NdkCreatePd)(n.adapter, None, null_mut(), &mut pd), 0);
             let p: &NDK_PD_DISPATCH = t(pd);
-            let s = (p.NdkCreateQp)(pd, c1, c2, null_mut(), 16, 16, 2, 2, 0, None, null_mut(), &mut qp);
+            let s = (p.NdkCreateQp)(
+                pd,
+                c1,
+                c2,
+                null_mut(),
+                16,
+                16,
+                2,
+                2,
+                0,
+                None,
+                null_mut(),
+                &mut qp,
+            );
             assert_eq!(s, STATUS_SUCCESS);
             qp
         }
@@ -229,11 +301,21 @@ mod tests {
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
             let mut l = null_mut();
-            let s = (a.NdkCreateListener)(n.adapter, Some(on_connect), rec.ctx(), None, null_mut(), &mut l);
+            let s = (a.NdkCreateListener)(
+                n.adapter,
+                Some(on_connect),
+                rec.ctx(),
+                None,
+                null_mut(),
+                &mut l,
+            );
             assert_eq!(s, STATUS_SUCCESS);
             let (b, len) = sa(addr);
             let lt: &NDK_LISTENER_DISPATCH = t(l);
-            (l, (lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), rec.ctx()))
+            (
+                l,
+                (lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), rec.ctx()),
+            )
         }
     }
 
@@ -241,20 +323,46 @@ mod tests {
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
             let mut c = null_mut();
-            assert_eq!((a.NdkCreateConnector)(n.adapter, None, null_mut(), &mut c), STATUS_SUCCESS);
+            assert_eq!(
+                (a.NdkCreateConnector)(n.adapter, None, null_mut(), &mut c),
+                STATUS_SUCCESS
+            );
             c
         }
     }
 
-    unsafe fn connect(c: *mut NDK_CONNECTOR, qp: *mut NDK_QP, src: &str, dst: &str, data: &[u8], rec: &Rec) -> NTSTATUS {
+    unsafe fn connect(
+        c: *mut NDK_CONNECTOR,
+        qp: *mut NDK_QP,
+        src: &str,
+        dst: &str,
+        data: &[u8],
+        rec: &Rec,
+    ) -> NTSTATUS {
         unsafe {
             let ct: &NDK_CONNECTOR_DISPATCH = t(c);
             let ((s, sl), (d, dl)) = (sa(src), sa(dst));
-            (ct.NdkConnect)(c, qp, s.as_ptr().cast(), sl, d.as_ptr().cast(), dl, 8, 32, data.as_ptr().cast(), data.len() as u32, Some(on_request), rec.ctx())
+            (ct.NdkConnect)(
+                c,
+                qp,
+                s.as_ptr().cast(),
+                sl,
+                d.as_ptr().cast(),
+                dl,
+                8,
+                32,
+                data.as_ptr().cast(),
+                data.len() as u32,
+                Some(on_request),
+                rec.ctx(),
+            )
         }
     }
 
-    unsafe fn local_addr<O>(obj: *mut O, f: unsafe extern "system" fn(*mut O, *mut SOCKADDR, *mut u32) -> NTSTATUS) -> Result<SocketAddr, NTSTATUS> {
+    unsafe fn local_addr<O>(
+        obj: *mut O,
+        f: unsafe extern "system" fn(*mut O, *mut SOCKADDR, *mut u32) -> NTSTATUS,
+    ) -> Result<SocketAddr, NTSTATUS> {
         let mut buf = [0u8; 28];
         let mut len = 28u32;
         // SAFETY: a 28-byte buffer and its length.
@@ -295,18 +403,52 @@ mod tests {
             let (l, s) = listener(&b, &rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
-            assert_eq!(connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"hi", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"hi", &ra),
+                STATUS_PENDING
+            );
             let cb = connect_event(&rb);
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
-            let s = (ct.NdkAccept)(cb, qb, 4, 2, b"ok!".as_ptr().cast(), 3, Some(on_disconnect), rb.ctx(), Some(on_request), rb.ctx());
+            let s = (ct.NdkAccept)(
+                cb,
+                qb,
+                4,
+                2,
+                b"ok!".as_ptr().cast(),
+                3,
+                Some(on_disconnect),
+                rb.ctx(),
+                Some(on_request),
+                rb.ctx(),
+            );
             assert_eq!(s, STATUS_PENDING);
             assert_eq!(ra.take(), [Ev::Request(STATUS_SUCCESS)]);
             assert_eq!(rb.take(), []);
-            let s = (ct.NdkCompleteConnectEx)(ca, Some(on_disconnect_ex), ra.ctx(), Some(on_request), ra.ctx());
+            let s = (ct.NdkCompleteConnectEx)(
+                ca,
+                Some(on_disconnect_ex),
+                ra.ctx(),
+                Some(on_request),
+                ra.ctx(),
+            );
             assert_eq!(s, STATUS_SUCCESS);
             assert_eq!(ra.take(), []);
-            assert_eq!(rb.take(), [Ev::Request(STATUS_SUCCESS)], "accept completes on Established");
-            Pair { a, b, ra, rb, ca, cb, l, qa, qb }
+            assert_eq!(
+                rb.take(),
+                [Ev::Request(STATUS_SUCCESS)],
+                "accept completes on Established"
+            );
+            Pair {
+                a,
+                b,
+                ra,
+                rb,
+                ca,
+                cb,
+                l,
+                qa,
+                qb,
+            }
         }
     }
 
@@ -319,19 +461,41 @@ mod tests {
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
             let mut l = null_mut();
-            assert_eq!((a.NdkCreateListener)(n.adapter, Some(on_connect), r.ctx(), None, null_mut(), &mut l), 0);
+            assert_eq!(
+                (a.NdkCreateListener)(
+                    n.adapter,
+                    Some(on_connect),
+                    r.ctx(),
+                    None,
+                    null_mut(),
+                    &mut l
+                ),
+                0
+            );
             let lt: &NDK_LISTENER_DISPATCH = t(l);
-            assert_eq!(local_addr(l, lt.NdkGetLocalAddress), Err(STATUS_INVALID_DEVICE_STATE));
+            assert_eq!(
+                local_addr(l, lt.NdkGetLocalAddress),
+                Err(STATUS_INVALID_DEVICE_STATE)
+            );
             let (b, len) = sa("10.9.9.9:445");
-            assert_eq!((lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), r.ctx()), STATUS_INVALID_ADDRESS);
+            assert_eq!(
+                (lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), r.ctx()),
+                STATUS_INVALID_ADDRESS
+            );
             let (b, len) = sa("10.0.0.2:0");
-            assert_eq!((lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), r.ctx()), STATUS_SUCCESS);
+            assert_eq!(
+                (lt.NdkListen)(l, b.as_ptr().cast(), len, Some(on_request), r.ctx()),
+                STATUS_SUCCESS
+            );
             let got = local_addr(l, lt.NdkGetLocalAddress).expect("address");
             assert!(got.port() >= 49152, "ephemeral port, got {got}");
             // Too small a buffer: BUFFER_TOO_SMALL and the size.
             let mut small = 4u32;
             let mut buf = [0u8; 4];
-            assert_eq!((lt.NdkGetLocalAddress)(l, buf.as_mut_ptr().cast(), &mut small), STATUS_BUFFER_TOO_SMALL);
+            assert_eq!(
+                (lt.NdkGetLocalAddress)(l, buf.as_mut_ptr().cast(), &mut small),
+                STATUS_BUFFER_TOO_SMALL
+            );
             assert_eq!(small, 16);
             // The same address:port again, and a wildcard on that port, are in use.
             let (l2, s) = listener(&n, &r, &alloc::format!("10.0.0.2:{}", got.port()));
@@ -356,31 +520,73 @@ mod tests {
             let ct: &NDK_CONNECTOR_DISPATCH = t(p.ca);
             // Passive side saw the caller's data; active side the callee's (§7.3 rules).
             let (mut ird, mut ord, mut len) = (0u32, 0u32, 0u32);
-            assert_eq!((ct.NdkGetConnectionData)(p.ca, &mut ird, &mut ord, null_mut(), &mut len), STATUS_SUCCESS);
+            assert_eq!(
+                (ct.NdkGetConnectionData)(p.ca, &mut ird, &mut ord, null_mut(), &mut len),
+                STATUS_SUCCESS
+            );
             assert_eq!(len, 3, "NULL buffer, length 0: the required size");
             // Effective: IRD = min(8, 16, peer ORD 2), ORD = min(32→16, peer IRD 4).
             assert_eq!((ird, ord), (2, 4));
             let mut buf = [0u8; 8];
             let mut len = 2u32;
-            let s = (ct.NdkGetConnectionData)(p.ca, null_mut(), null_mut(), buf.as_mut_ptr().cast(), &mut len);
-            assert_eq!((s, len, &buf[..2]), (STATUS_BUFFER_TOO_SMALL, 3, &b"ok"[..]));
+            let s = (ct.NdkGetConnectionData)(
+                p.ca,
+                null_mut(),
+                null_mut(),
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            );
+            assert_eq!(
+                (s, len, &buf[..2]),
+                (STATUS_BUFFER_TOO_SMALL, 3, &b"ok"[..])
+            );
             let mut len = 8u32;
-            let s = (ct.NdkGetConnectionData)(p.ca, null_mut(), null_mut(), buf.as_mut_ptr().cast(), &mut len);
+            let s = (ct.NdkGetConnectionData)(
+                p.ca,
+                null_mut(),
+                null_mut(),
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            );
             assert_eq!((s, len, &buf[..3]), (STATUS_SUCCESS, 3, &b"ok!"[..]));
             let mut len = 8u32;
-            let s = (ct.NdkGetConnectionData)(p.cb, null_mut(), null_mut(), buf.as_mut_ptr().cast(), &mut len);
+            let s = (ct.NdkGetConnectionData)(
+                p.cb,
+                null_mut(),
+                null_mut(),
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            );
             assert_eq!((s, len, &buf[..2]), (STATUS_SUCCESS, 2, &b"hi"[..]));
             // Addresses.
             let la = local_addr(p.ca, ct.NdkGetLocalAddress).expect("local");
-            assert_eq!(la.ip(), "10.0.0.1".parse::<core::net::IpAddr>().expect("ip"));
+            assert_eq!(
+                la.ip(),
+                "10.0.0.1".parse::<core::net::IpAddr>().expect("ip")
+            );
             assert!(la.port() >= 49152);
-            assert_eq!(local_addr(p.ca, ct.NdkGetPeerAddress), Ok("10.0.0.2:445".parse().expect("a")));
+            assert_eq!(
+                local_addr(p.ca, ct.NdkGetPeerAddress),
+                Ok("10.0.0.2:445".parse().expect("a"))
+            );
             assert_eq!(local_addr(p.cb, ct.NdkGetPeerAddress), Ok(la));
-            assert_eq!(local_addr(p.cb, ct.NdkGetLocalAddress), Ok("10.0.0.2:445".parse().expect("a")));
+            assert_eq!(
+                local_addr(p.cb, ct.NdkGetLocalAddress),
+                Ok("10.0.0.2:445".parse().expect("a"))
+            );
             // Handshake steps out of order.
-            assert_eq!((ct.NdkCompleteConnect)(p.ca, None, null_mut(), None, null_mut()), STATUS_CONNECTION_INVALID);
-            assert_eq!((ct.NdkReject)(p.cb, null_mut(), 0), STATUS_CONNECTION_INVALID);
-            assert_eq!(connect(p.ca, p.qa, "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra), STATUS_CONNECTION_ACTIVE);
+            assert_eq!(
+                (ct.NdkCompleteConnect)(p.ca, None, null_mut(), None, null_mut()),
+                STATUS_CONNECTION_INVALID
+            );
+            assert_eq!(
+                (ct.NdkReject)(p.cb, null_mut(), 0),
+                STATUS_CONNECTION_INVALID
+            );
+            assert_eq!(
+                connect(p.ca, p.qa, "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
+                STATUS_CONNECTION_ACTIVE
+            );
         }
     }
 
@@ -395,12 +601,22 @@ mod tests {
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
             // Connect asks IRD 8, ORD 32 (clamped to 16).
-            assert_eq!(connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                STATUS_PENDING
+            );
             let cb = connect_event(&rb);
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
             let (mut ird, mut ord, mut len) = (0u32, 0u32, 0u32);
-            assert_eq!((ct.NdkGetConnectionData)(cb, &mut ird, &mut ord, null_mut(), &mut len), STATUS_SUCCESS);
-            assert_eq!((ird, ord, len), (16, 8, 0), "IRD ← peer ORD, ORD ← peer IRD, clamped");
+            assert_eq!(
+                (ct.NdkGetConnectionData)(cb, &mut ird, &mut ord, null_mut(), &mut len),
+                STATUS_SUCCESS
+            );
+            assert_eq!(
+                (ird, ord, len),
+                (16, 8, 0),
+                "IRD ← peer ORD, ORD ← peer IRD, clamped"
+            );
         }
     }
 
@@ -415,15 +631,31 @@ mod tests {
             assert_eq!(s, STATUS_SUCCESS);
             let qa = qp(&a);
             let ca = connector(&a);
-            assert_eq!(connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                STATUS_PENDING
+            );
             let cb = connect_event(&rb);
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
-            assert_eq!((ct.NdkReject)(cb, b"busy".as_ptr().cast(), 4), STATUS_SUCCESS);
+            assert_eq!(
+                (ct.NdkReject)(cb, b"busy".as_ptr().cast(), 4),
+                STATUS_SUCCESS
+            );
             assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             let mut buf = [0u8; 8];
             let mut len = 8u32;
-            let s = (ct.NdkGetConnectionData)(ca, null_mut(), null_mut(), buf.as_mut_ptr().cast(), &mut len);
-            assert_eq!((s, &buf[..len as usize]), (STATUS_SUCCESS, &b"busy"[..]), "reject data stays readable");
+            let s = (ct.NdkGetConnectionData)(
+                ca,
+                null_mut(),
+                null_mut(),
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            );
+            assert_eq!(
+                (s, &buf[..len as usize]),
+                (STATUS_SUCCESS, &b"busy"[..]),
+                "reject data stays readable"
+            );
             assert_eq!(close(cb, &rb), STATUS_SUCCESS);
             assert_eq!(close(ca, &ra), STATUS_SUCCESS);
 
@@ -431,21 +663,33 @@ mod tests {
             let lt: &NDK_LISTENER_DISPATCH = t(l);
             (lt.NdkControlConnectEvents)(l, 1);
             let ca = connector(&a);
-            assert_eq!(connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                STATUS_PENDING
+            );
             assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             assert_eq!(rb.take(), []);
             assert_eq!(close(ca, &ra), STATUS_SUCCESS);
             (lt.NdkControlConnectEvents)(l, 0);
             let ca = connector(&a);
-            assert_eq!(connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                STATUS_PENDING
+            );
             let _ = connect_event(&rb);
 
             // No listener on the port; an address nobody owns.
             let c2 = connector(&a);
-            assert_eq!(connect(c2, qp(&a), "10.0.0.1:0", "10.0.0.2:446", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(c2, qp(&a), "10.0.0.1:0", "10.0.0.2:446", b"", &ra),
+                STATUS_PENDING
+            );
             assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             let c3 = connector(&a);
-            assert_eq!(connect(c3, qp(&a), "10.0.0.1:0", "10.0.0.7:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(c3, qp(&a), "10.0.0.1:0", "10.0.0.7:445", b"", &ra),
+                STATUS_PENDING
+            );
             assert_eq!(ra.take(), [Ev::Request(STATUS_IO_TIMEOUT)]);
         }
     }
@@ -459,21 +703,45 @@ mod tests {
         unsafe {
             let (c, q) = (connector(&a), qp(&a));
             let big = [0u8; 57];
-            assert_eq!(connect(c, q, "10.0.0.1:0", "10.0.0.2:445", &big, &r), STATUS_INVALID_PARAMETER);
-            assert_eq!(connect(c, q, "10.0.0.1:0", "[::1]:445", b"", &r), STATUS_INVALID_PARAMETER);
-            assert_eq!(connect(c, q, "10.0.0.1:0", "0.0.0.0:445", b"", &r), STATUS_INVALID_PARAMETER);
-            assert_eq!(connect(c, q, "10.0.0.9:0", "10.0.0.2:445", b"", &r), STATUS_INVALID_ADDRESS);
+            assert_eq!(
+                connect(c, q, "10.0.0.1:0", "10.0.0.2:445", &big, &r),
+                STATUS_INVALID_PARAMETER
+            );
+            assert_eq!(
+                connect(c, q, "10.0.0.1:0", "[::1]:445", b"", &r),
+                STATUS_INVALID_PARAMETER
+            );
+            assert_eq!(
+                connect(c, q, "10.0.0.1:0", "0.0.0.0:445", b"", &r),
+                STATUS_INVALID_PARAMETER
+            );
+            assert_eq!(
+                connect(c, q, "10.0.0.9:0", "10.0.0.2:445", b"", &r),
+                STATUS_INVALID_ADDRESS
+            );
             // A port in use by a listener.
             let (_l, s) = listener(&a, &r, "10.0.0.1:5000");
             assert_eq!(s, STATUS_SUCCESS);
-            assert_eq!(connect(c, q, "10.0.0.1:5000", "10.0.0.2:445", b"", &r), STATUS_SHARING_VIOLATION);
+            assert_eq!(
+                connect(c, q, "10.0.0.1:5000", "10.0.0.2:445", b"", &r),
+                STATUS_SHARING_VIOLATION
+            );
             // Nothing stuck: the connector is still usable, and a QP serves one connector.
-            assert_eq!(connect(c, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r), STATUS_PENDING);
+            assert_eq!(
+                connect(c, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
+                STATUS_PENDING
+            );
             let c2 = connector(&a);
-            assert_eq!(connect(c2, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r), STATUS_CONNECTION_ACTIVE);
+            assert_eq!(
+                connect(c2, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
+                STATUS_CONNECTION_ACTIVE
+            );
             assert_eq!(r.take(), [Ev::Request(STATUS_IO_TIMEOUT)]);
             let ct: &NDK_CONNECTOR_DISPATCH = t(c);
-            assert_eq!(local_addr(c2, ct.NdkGetLocalAddress), Err(STATUS_INVALID_DEVICE_STATE));
+            assert_eq!(
+                local_addr(c2, ct.NdkGetLocalAddress),
+                Err(STATUS_INVALID_DEVICE_STATE)
+            );
         }
     }
 
@@ -486,16 +754,33 @@ mod tests {
             let ct: &NDK_CONNECTOR_DISPATCH = t(p.ca);
             let s = (ct.NdkDisconnect)(p.ca, Some(on_request), p.ra.ctx());
             assert_eq!(s, STATUS_PENDING);
-            assert_eq!(p.ra.take(), [Ev::Request(STATUS_SUCCESS)], "completes, no disconnect event for our own");
+            assert_eq!(
+                p.ra.take(),
+                [Ev::Request(STATUS_SUCCESS)],
+                "completes, no disconnect event for our own"
+            );
             assert_eq!(p.rb.take(), [Ev::Disconnect], "the peer's disconnect event");
             // The peer disconnects after the fact: flush and SUCCESS at once.
-            assert_eq!((ct.NdkDisconnect)(p.cb, Some(on_request), p.rb.ctx()), STATUS_SUCCESS);
-            assert_eq!((ct.NdkDisconnect)(p.cb, Some(on_request), p.rb.ctx()), STATUS_CONNECTION_INVALID);
+            assert_eq!(
+                (ct.NdkDisconnect)(p.cb, Some(on_request), p.rb.ctx()),
+                STATUS_SUCCESS
+            );
+            assert_eq!(
+                (ct.NdkDisconnect)(p.cb, Some(on_request), p.rb.ctx()),
+                STATUS_CONNECTION_INVALID
+            );
             assert_eq!(p.rb.take(), []);
             // Posts now fail inline.
             let qt: &NDK_QP_DISPATCH = t(p.qa);
-            let sge = NDK_SGE { Address: NDK_SGE_ADDRESS { LogicalAddress: 0 }, Length: 0, MemoryRegionToken: 0 };
-            assert_eq!((qt.NdkSend)(p.qa, null_mut(), &sge, 0, 0), STATUS_CONNECTION_INVALID);
+            let sge = NDK_SGE {
+                Address: NDK_SGE_ADDRESS { LogicalAddress: 0 },
+                Length: 0,
+                MemoryRegionToken: 0,
+            };
+            assert_eq!(
+                (qt.NdkSend)(p.qa, null_mut(), &sge, 0, 0),
+                STATUS_CONNECTION_INVALID
+            );
         }
     }
 
@@ -509,14 +794,33 @@ mod tests {
             let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
-            assert_eq!(connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra), STATUS_PENDING);
+            assert_eq!(
+                connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                STATUS_PENDING
+            );
             let cb = connect_event(&rb);
             assert_eq!(close(ca, &ra), STATUS_SUCCESS);
             assert_eq!(ra.take(), [Ev::Request(STATUS_CANCELLED)]);
             // The passive side's Accept then fails: the active side is gone.
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
-            let s = (ct.NdkAccept)(cb, qp(&b), 1, 1, null_mut(), 0, None, null_mut(), Some(on_request), rb.ctx());
-            assert!(s == STATUS_CONNECTION_ABORTED || (s == STATUS_PENDING && rb.take() == [Ev::Request(STATUS_CONNECTION_ABORTED)]), "{s:#x}");
+            let s = (ct.NdkAccept)(
+                cb,
+                qp(&b),
+                1,
+                1,
+                null_mut(),
+                0,
+                None,
+                null_mut(),
+                Some(on_request),
+                rb.ctx(),
+            );
+            assert!(
+                s == STATUS_CONNECTION_ABORTED
+                    || (s == STATUS_PENDING
+                        && rb.take() == [Ev::Request(STATUS_CONNECTION_ABORTED)]),
+                "{s:#x}"
+            );
             assert_eq!(close(cb, &rb), STATUS_SUCCESS);
             assert_eq!(a.nic.live_objects().conn, 0);
         }
@@ -529,19 +833,29 @@ mod tests {
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             assert_eq!(close(p.l, &p.rb), STATUS_PENDING);
-            assert_eq!(p.b.nic.live_objects().listen, 0, "stopped listening at once");
+            assert_eq!(
+                p.b.nic.live_objects().listen,
+                0,
+                "stopped listening at once"
+            );
             let (l2, s) = listener(&p.b, &p.rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SHARING_VIOLATION, "port still busy");
             // New requests are refused.
             let c2 = connector(&p.a);
-            assert_eq!(connect(c2, qp(&p.a), "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra), STATUS_PENDING);
+            assert_eq!(
+                connect(c2, qp(&p.a), "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
+                STATUS_PENDING
+            );
             assert_eq!(p.ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             // Closing the accepted connector completes the listener close and frees the port.
             assert_eq!(close(p.cb, &p.rb), STATUS_SUCCESS);
             assert_eq!(p.rb.take(), [Ev::Close]);
             let lt: &NDK_LISTENER_DISPATCH = t(l2);
             let (b, len) = sa("10.0.0.2:445");
-            assert_eq!((lt.NdkListen)(l2, b.as_ptr().cast(), len, None, null_mut()), STATUS_SUCCESS);
+            assert_eq!(
+                (lt.NdkListen)(l2, b.as_ptr().cast(), len, None, null_mut()),
+                STATUS_SUCCESS
+            );
             // The active side heard of the abort.
             assert_eq!(p.ra.take(), [Ev::DisconnectEx(0)]);
             assert_eq!(close(p.ca, &p.ra), STATUS_SUCCESS);
@@ -562,33 +876,95 @@ mod tests {
             let at: &NDK_ADAPTER_DISPATCH = t(a.adapter);
             let mut se = null_mut();
             let (x, xl) = sa("10.0.0.9:0");
-            assert_eq!((at.NdkCreateSharedEndpoint)(a.adapter, x.as_ptr().cast(), xl, None, null_mut(), &mut se), STATUS_INVALID_ADDRESS);
+            assert_eq!(
+                (at.NdkCreateSharedEndpoint)(
+                    a.adapter,
+                    x.as_ptr().cast(),
+                    xl,
+                    None,
+                    null_mut(),
+                    &mut se
+                ),
+                STATUS_INVALID_ADDRESS
+            );
             let (x, xl) = sa("10.0.0.1:0");
-            assert_eq!((at.NdkCreateSharedEndpoint)(a.adapter, x.as_ptr().cast(), xl, None, null_mut(), &mut se), STATUS_SUCCESS);
+            assert_eq!(
+                (at.NdkCreateSharedEndpoint)(
+                    a.adapter,
+                    x.as_ptr().cast(),
+                    xl,
+                    None,
+                    null_mut(),
+                    &mut se
+                ),
+                STATUS_SUCCESS
+            );
             let st: &NDK_SHARED_ENDPOINT_DISPATCH = t(se);
             let local = local_addr(se, st.NdkGetLocalAddress).expect("address");
             assert!(local.port() >= 49152);
             let mut se2 = null_mut();
             let (x, xl) = sa(&alloc::format!("{local}"));
-            let s = (at.NdkCreateSharedEndpoint)(a.adapter, x.as_ptr().cast(), xl, None, null_mut(), &mut se2);
+            let s = (at.NdkCreateSharedEndpoint)(
+                a.adapter,
+                x.as_ptr().cast(),
+                xl,
+                None,
+                null_mut(),
+                &mut se2,
+            );
             assert_eq!(s, STATUS_SHARING_VIOLATION);
 
             let ct: &NDK_CONNECTOR_DISPATCH = t(connector(&a));
             let (d, dl) = sa("10.0.0.2:445");
             let c1 = connector(&a);
-            let s = (ct.NdkConnectWithSharedEndpoint)(c1, qp(&a), se, d.as_ptr().cast(), dl, 1, 1, null_mut(), 0, Some(on_request), ra.ctx());
+            let s = (ct.NdkConnectWithSharedEndpoint)(
+                c1,
+                qp(&a),
+                se,
+                d.as_ptr().cast(),
+                dl,
+                1,
+                1,
+                null_mut(),
+                0,
+                Some(on_request),
+                ra.ctx(),
+            );
             assert_eq!(s, STATUS_PENDING);
             assert_eq!(local_addr(c1, ct.NdkGetLocalAddress), Ok(local));
             let _ = connect_event(&rb);
             let c2 = connector(&a);
-            let s = (ct.NdkConnectWithSharedEndpoint)(c2, qp(&a), se, d.as_ptr().cast(), dl, 1, 1, null_mut(), 0, Some(on_request), ra.ctx());
+            let s = (ct.NdkConnectWithSharedEndpoint)(
+                c2,
+                qp(&a),
+                se,
+                d.as_ptr().cast(),
+                dl,
+                1,
+                1,
+                null_mut(),
+                0,
+                Some(on_request),
+                ra.ctx(),
+            );
             assert_eq!(s, STATUS_ADDRESS_ALREADY_EXISTS);
             // The endpoint's close waits for the connector through it.
             assert_eq!(close(se, &ra), STATUS_PENDING);
             assert_eq!(close(c1, &ra), STATUS_SUCCESS);
-            assert_eq!(ra.take(), [Ev::Request(STATUS_CANCELLED), Ev::Close], "connect cancelled, then the endpoint's close");
+            assert_eq!(
+                ra.take(),
+                [Ev::Request(STATUS_CANCELLED), Ev::Close],
+                "connect cancelled, then the endpoint's close"
+            );
             // The address is free again.
-            let s = (at.NdkCreateSharedEndpoint)(a.adapter, x.as_ptr().cast(), xl, None, null_mut(), &mut se2);
+            let s = (at.NdkCreateSharedEndpoint)(
+                a.adapter,
+                x.as_ptr().cast(),
+                xl,
+                None,
+                null_mut(),
+                &mut se2,
+            );
             assert_eq!(s, STATUS_SUCCESS);
             let _ = c2;
         }

@@ -108,11 +108,19 @@ struct Deliver<H: NicHal> {
 
 impl<H: NicHal> Deliver<H> {
     fn none() -> Deliver<H> {
-        Deliver { flush: None, disconnect: None, request: None }
+        Deliver {
+            flush: None,
+            disconnect: None,
+            request: None,
+        }
     }
 
     fn request(cb: Option<Callback<NDK_FN_REQUEST_COMPLETION>>, status: NTSTATUS) -> Deliver<H> {
-        Deliver { flush: None, disconnect: None, request: cb.map(|c| (c, status)) }
+        Deliver {
+            flush: None,
+            disconnect: None,
+            request: cb.map(|c| (c, status)),
+        }
     }
 
     /// Runs it; call with no lock held.
@@ -153,7 +161,10 @@ impl<H: NicHal> ObjBody for ConnectorBody<H> {
             let prev = st.phase;
             st.phase = Phase::Closed;
             st.disconnect_cb = None;
-            let flush = matches!(prev, Phase::Accepting | Phase::Connected | Phase::Disconnecting);
+            let flush = matches!(
+                prev,
+                Phase::Accepting | Phase::Connected | Phase::Disconnecting
+            );
             let qp = if flush { st.qp.clone() } else { None };
             if let Some(q) = qp.as_ref() {
                 q.body.set_connected(false);
@@ -190,7 +201,11 @@ impl<H: NicHal> ObjBody for ConnectorBody<H> {
             }
         }
         // Only an object that was never closed can still owe one; complete it once.
-        let owed = Deliver::<H> { flush: None, disconnect: None, request: st.owed_request.take() };
+        let owed = Deliver::<H> {
+            flush: None,
+            disconnect: None,
+            request: st.owed_request.take(),
+        };
         owed.run();
         Deliver::<H>::request(st.request.take(), STATUS_CANCELLED).run();
         hal::Cmd::Done(())
@@ -248,17 +263,34 @@ impl<H: NicHal> ConnState<H> {
     /// Leaves it: what was parked meanwhile, to run once the caller holds no lock.
     fn leave_hal(&mut self) -> Deliver<H> {
         self.in_hal = false;
-        let flush = if core::mem::take(&mut self.flush_owed) { self.qp.clone() } else { None };
-        Deliver { flush, disconnect: self.owed_disconnect.take(), request: self.owed_request.take() }
+        let flush = if core::mem::take(&mut self.flush_owed) {
+            self.qp.clone()
+        } else {
+            None
+        };
+        Deliver {
+            flush,
+            disconnect: self.owed_disconnect.take(),
+            request: self.owed_request.take(),
+        }
     }
 }
 
 /// Allocates a connector and registers its CM context.
 fn create<H: NicHal>(adapter: &Adapter<H>) -> Result<Connector<H>, NTSTATUS> {
-    let body = ConnectorBody { adapter: adapter.clone(), st: Lock::<H, _>::new(ConnState::new()) };
-    let obj = new_obj(adapter.body.version, &Table::<H>::DISPATCH, body).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    let body = ConnectorBody {
+        adapter: adapter.clone(),
+        st: Lock::<H, _>::new(ConnState::new()),
+    };
+    let obj = new_obj(adapter.body.version, &Table::<H>::DISPATCH, body)
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
     let ctx = KArc::as_ptr(&obj) as u64;
-    let registered = adapter.body.dev.ports.lock().register(ctx, CmKind::Connector);
+    let registered = adapter
+        .body
+        .dev
+        .ports
+        .lock()
+        .register(ctx, CmKind::Connector);
     registered?;
     obj.body.st.lock().ctx = ctx;
     Ok(obj)
@@ -284,7 +316,11 @@ pub struct Incoming {
 /// listener's port). On failure the port reference has been given back and the caller
 /// rejects the request; on success the caller attaches the connection to the connector's
 /// context ([`context`]) and hands it to the consumer.
-pub fn new_passive<H: NicHal>(listener: &Listener<H>, req: &Incoming, port: PortRef) -> Result<Connector<H>, NTSTATUS> {
+pub fn new_passive<H: NicHal>(
+    listener: &Listener<H>,
+    req: &Incoming,
+    port: PortRef,
+) -> Result<Connector<H>, NTSTATUS> {
     let adapter = listener.body.adapter();
     let obj = match create(adapter) {
         Ok(o) => o,
@@ -342,7 +378,9 @@ pub unsafe extern "system" fn ndk_create_connector<H: NicHal>(
     pp: *mut *mut NDK_CONNECTOR,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
@@ -394,20 +432,36 @@ unsafe extern "system" fn connect<H: NicHal>(
     ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector, `qp` an open QP.
-    let (Some(c), Some(qp)) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }, unsafe { borrow::<QpBody<H>, _>(qp) })
-    else {
+    let (Some(c), Some(qp)) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }, unsafe {
+        borrow::<QpBody<H>, _>(qp)
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: NDKPI contract: the addresses and the private data are readable for their
     // lengths during the call.
-    let parsed = unsafe { (edge::sockaddr(src, src_len), edge::sockaddr(dst, dst_len), edge::bytes(pdata, pdata_len)) };
-    let (Some(local), Some(remote), Some(private_data)) = parsed else { return STATUS_INVALID_PARAMETER };
+    let parsed = unsafe {
+        (
+            edge::sockaddr(src, src_len),
+            edge::sockaddr(dst, dst_len),
+            edge::bytes(pdata, pdata_len),
+        )
+    };
+    let (Some(local), Some(remote), Some(private_data)) = parsed else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if local.is_ipv4() != remote.is_ipv4() {
         return STATUS_INVALID_PARAMETER;
     }
     let me: Connector<H> = (*c).clone();
-    let args =
-        ConnectArgs { qp: &qp, source: Source::Implicit(local), remote, ird, ord, private_data, cb: request_cb(cb, ctx) };
+    let args = ConnectArgs {
+        qp: &qp,
+        source: Source::Implicit(local),
+        remote,
+        ird,
+        ord,
+        private_data,
+        cb: request_cb(cb, ctx),
+    };
     start_connect(&me, args)
 }
 
@@ -433,11 +487,15 @@ unsafe extern "system" fn connect_with_shared_endpoint<H: NicHal>(
             borrow::<SharedEndpointBody<H>, _>(se),
         )
     };
-    let (Some(c), Some(qp), Some(se)) = objs else { return STATUS_INVALID_PARAMETER };
+    let (Some(c), Some(qp), Some(se)) = objs else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: NDKPI contract: the address and the private data are readable for their
     // lengths during the call.
     let parsed = unsafe { (edge::sockaddr(dst, dst_len), edge::bytes(pdata, pdata_len)) };
-    let (Some(remote), Some(private_data)) = parsed else { return STATUS_INVALID_PARAMETER };
+    let (Some(remote), Some(private_data)) = parsed else {
+        return STATUS_INVALID_PARAMETER;
+    };
     match se.body.local_address() {
         Some(l) if l.is_ipv4() == remote.is_ipv4() => {}
         _ => return STATUS_INVALID_PARAMETER,
@@ -456,7 +514,12 @@ unsafe extern "system" fn connect_with_shared_endpoint<H: NicHal>(
 }
 
 /// Gives back what a failed connect start had taken.
-fn undo_sources<H: NicHal>(c: &Connector<H>, port: Option<PortRef>, shared: Option<&SharedEndpoint<H>>, remote: &SocketAddr) {
+fn undo_sources<H: NicHal>(
+    c: &Connector<H>,
+    port: Option<PortRef>,
+    shared: Option<&SharedEndpoint<H>>,
+    remote: &SocketAddr,
+) {
     if let Some(p) = port {
         p.release(&c.body.adapter.body.dev.ports);
     }
@@ -525,11 +588,10 @@ fn start_connect<H: NicHal>(c: &Connector<H>, a: ConnectArgs<'_, H>) -> NTSTATUS
         st.request = Some(a.cb);
         st.enter_hal();
     }
-    let r = a
-        .qp
-        .body
-        .with_hal(|q| hal.cm_connect(q, local, a.remote, ird, ord, a.private_data, ctx))
-        .unwrap_or(Err(HalError::InvalidState));
+    let r =
+        a.qp.body
+            .with_hal(|q| hal.cm_connect(q, local, a.remote, ird, ord, a.private_data, ctx))
+            .unwrap_or(Err(HalError::InvalidState));
     match r {
         Ok(conn) => {
             let (d, release) = {
@@ -586,7 +648,12 @@ fn connect_failure(e: HalError, shared: bool) -> NTSTATUS {
 
 /// `CmEvent::ConnectReply`: the peer accepted; Connect completes with SUCCESS
 /// (ndkpi.md §7.3 active 2).
-pub fn on_connect_reply<H: NicHal>(c: &Connector<H>, ird: u32, ord: u32, private_data: PrivateData) {
+pub fn on_connect_reply<H: NicHal>(
+    c: &Connector<H>,
+    ird: u32,
+    ord: u32,
+    private_data: PrivateData,
+) {
     let d = {
         let mut st = c.body.st.lock();
         if st.phase != Phase::Connecting {
@@ -618,12 +685,28 @@ pub fn on_connect_failed<H: NicHal>(c: &Connector<H>, error: HalError, private_d
     d.run();
 }
 
-fn disconnect_cb_plain(f: NDK_FN_DISCONNECT_EVENT_CALLBACK, ctx: *mut c_void) -> Option<DisconnectCallback> {
-    f.map(|_| DisconnectCallback::Plain(Callback { func: f, ctx: Ctx::from_ptr(ctx) }))
+fn disconnect_cb_plain(
+    f: NDK_FN_DISCONNECT_EVENT_CALLBACK,
+    ctx: *mut c_void,
+) -> Option<DisconnectCallback> {
+    f.map(|_| {
+        DisconnectCallback::Plain(Callback {
+            func: f,
+            ctx: Ctx::from_ptr(ctx),
+        })
+    })
 }
 
-fn disconnect_cb_ex(f: NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, ctx: *mut c_void) -> Option<DisconnectCallback> {
-    f.map(|_| DisconnectCallback::Ex(Callback { func: f, ctx: Ctx::from_ptr(ctx) }))
+fn disconnect_cb_ex(
+    f: NDK_FN_DISCONNECT_EVENT_CALLBACK_EX,
+    ctx: *mut c_void,
+) -> Option<DisconnectCallback> {
+    f.map(|_| {
+        DisconnectCallback::Ex(Callback {
+            func: f,
+            ctx: Ctx::from_ptr(ctx),
+        })
+    })
 }
 
 unsafe extern "system" fn complete_connect<H: NicHal>(
@@ -634,7 +717,9 @@ unsafe extern "system" fn complete_connect<H: NicHal>(
     _ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let me: Connector<H> = (*c).clone();
     complete_connect_logic(&me, disconnect_cb_plain(dcb, dctx))
 }
@@ -647,7 +732,9 @@ unsafe extern "system" fn complete_connect_ex<H: NicHal>(
     _ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let me: Connector<H> = (*c).clone();
     complete_connect_logic(&me, disconnect_cb_ex(dcb, dctx))
 }
@@ -656,14 +743,19 @@ unsafe extern "system" fn complete_connect_ex<H: NicHal>(
 /// registers the disconnect callback. The HAL answers at once, so it completes
 /// synchronously (`STATUS_SUCCESS`, no callback). `STATUS_CONNECTION_INVALID` unless a
 /// Connect completed successfully; `STATUS_CONNECTION_ABORTED` when the peer gave up.
-fn complete_connect_logic<H: NicHal>(c: &Connector<H>, dcb: Option<DisconnectCallback>) -> NTSTATUS {
+fn complete_connect_logic<H: NicHal>(
+    c: &Connector<H>,
+    dcb: Option<DisconnectCallback>,
+) -> NTSTATUS {
     let hal = c.body.adapter.body.dev.hal();
     let conn = {
         let mut st = c.body.st.lock();
         if st.phase != Phase::Replied {
             return STATUS_CONNECTION_INVALID;
         }
-        let Some(conn) = st.conn else { return STATUS_CONNECTION_INVALID };
+        let Some(conn) = st.conn else {
+            return STATUS_CONNECTION_INVALID;
+        };
         if st.peer_gone {
             st.phase = Phase::Failed;
             return STATUS_CONNECTION_ABORTED;
@@ -713,12 +805,24 @@ unsafe extern "system" fn accept<H: NicHal>(
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open connector and QP; the private data is readable.
     let (Some(c), Some(qp), Some(data)) = (unsafe {
-        (borrow::<ConnectorBody<H>, _>(p), borrow::<QpBody<H>, _>(qp), edge::bytes(pdata, pdata_len))
+        (
+            borrow::<ConnectorBody<H>, _>(p),
+            borrow::<QpBody<H>, _>(qp),
+            edge::bytes(pdata, pdata_len),
+        )
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let me: Connector<H> = (*c).clone();
-    accept_logic(&me, &qp, ird, ord, data, disconnect_cb_plain(dcb, dctx), request_cb(cb, ctx))
+    accept_logic(
+        &me,
+        &qp,
+        ird,
+        ord,
+        data,
+        disconnect_cb_plain(dcb, dctx),
+        request_cb(cb, ctx),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -736,12 +840,24 @@ unsafe extern "system" fn accept_ex<H: NicHal>(
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open connector and QP; the private data is readable.
     let (Some(c), Some(qp), Some(data)) = (unsafe {
-        (borrow::<ConnectorBody<H>, _>(p), borrow::<QpBody<H>, _>(qp), edge::bytes(pdata, pdata_len))
+        (
+            borrow::<ConnectorBody<H>, _>(p),
+            borrow::<QpBody<H>, _>(qp),
+            edge::bytes(pdata, pdata_len),
+        )
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let me: Connector<H> = (*c).clone();
-    accept_logic(&me, &qp, ird, ord, data, disconnect_cb_ex(dcb, dctx), request_cb(cb, ctx))
+    accept_logic(
+        &me,
+        &qp,
+        ird,
+        ord,
+        data,
+        disconnect_cb_ex(dcb, dctx),
+        request_cb(cb, ctx),
+    )
 }
 
 /// `NdkAccept(Ex)` (ndkpi.md §4.8, §7.3 passive 3–4): binds the QP and answers the request;
@@ -770,7 +886,9 @@ fn accept_logic<H: NicHal>(
         if st.phase != Phase::Requested {
             return STATUS_CONNECTION_INVALID;
         }
-        let Some(conn) = st.conn else { return STATUS_CONNECTION_INVALID };
+        let Some(conn) = st.conn else {
+            return STATUS_CONNECTION_INVALID;
+        };
         if st.peer_gone {
             st.phase = Phase::Failed;
             return STATUS_CONNECTION_ABORTED;
@@ -791,7 +909,10 @@ fn accept_logic<H: NicHal>(
         st.disconnect_cb = dcb;
         st.enter_hal();
     }
-    let r = qp.body.with_hal(|q| hal.cm_accept(conn, q, ird, ord, data)).unwrap_or(Err(HalError::InvalidState));
+    let r = qp
+        .body
+        .with_hal(|q| hal.cm_accept(conn, q, ird, ord, data))
+        .unwrap_or(Err(HalError::InvalidState));
     let (d, undo) = {
         let mut st = c.body.st.lock();
         let d = st.leave_hal();
@@ -862,9 +983,18 @@ pub fn on_accept_failed<H: NicHal>(c: &Connector<H>, error: HalError) {
 /// `NdkReject` (ndkpi.md §4.8): refuses a request (passive, before Accept) or a reply
 /// (active, before CompleteConnect). Synchronous. Private data up to MaxCalleeData
 /// (ndkpi.md §5.1: accept/reject).
-unsafe extern "system" fn reject<H: NicHal>(p: *mut NDK_CONNECTOR, pdata: *const c_void, pdata_len: u32) -> NTSTATUS {
+unsafe extern "system" fn reject<H: NicHal>(
+    p: *mut NDK_CONNECTOR,
+    pdata: *const c_void,
+    pdata_len: u32,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: open connector; the private data is readable.
-    let (Some(c), Some(data)) = (unsafe { (borrow::<ConnectorBody<H>, _>(p), edge::bytes(pdata, pdata_len)) }) else {
+    let (Some(c), Some(data)) = (unsafe {
+        (
+            borrow::<ConnectorBody<H>, _>(p),
+            edge::bytes(pdata, pdata_len),
+        )
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let hal = c.body.adapter.body.dev.hal();
@@ -876,7 +1006,9 @@ unsafe extern "system" fn reject<H: NicHal>(p: *mut NDK_CONNECTOR, pdata: *const
         if !matches!(st.phase, Phase::Requested | Phase::Replied) {
             return STATUS_CONNECTION_INVALID;
         }
-        let Some(conn) = st.conn else { return STATUS_CONNECTION_INVALID };
+        let Some(conn) = st.conn else {
+            return STATUS_CONNECTION_INVALID;
+        };
         st.phase = Phase::Failed;
         (conn, st.peer_gone)
     };
@@ -911,7 +1043,9 @@ unsafe extern "system" fn get_connection_data<H: NicHal>(
     p_len: *mut u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let caps = c.body.adapter.body.dev.hal().caps();
     let (mine, theirs, data) = {
         let st = c.body.st.lock();
@@ -933,7 +1067,9 @@ unsafe extern "system" fn get_connection_data<H: NicHal>(
         edge::out(p_ord, ord);
     }
     // SAFETY: NDKPI contract: `p_len` is NULL or a readable and writable ULONG.
-    let Some(have) = (unsafe { edge::read(p_len) }) else { return STATUS_SUCCESS };
+    let Some(have) = (unsafe { edge::read(p_len) }) else {
+        return STATUS_SUCCESS;
+    };
     private_data_out(data.as_slice(), pdata, have, p_len)
 }
 
@@ -948,7 +1084,10 @@ fn private_data_out(data: &[u8], buf: *mut c_void, have: u32, p_len: *mut u32) -
     }
     let n = have.min(rds);
     // SAFETY: NDKPI contract: `buf` has `have >= n` writable bytes (n is 0 when NULL).
-    if let (Some(dst), Some(src)) = (unsafe { edge::slice_mut(buf.cast::<u8>(), n) }, data.get(..n as usize)) {
+    if let (Some(dst), Some(src)) = (
+        unsafe { edge::slice_mut(buf.cast::<u8>(), n) },
+        data.get(..n as usize),
+    ) {
         dst.copy_from_slice(src);
     }
     // SAFETY: `p_len` was read above, so it is non-null and writable.
@@ -962,22 +1101,38 @@ fn private_data_out(data: &[u8], buf: *mut c_void, have: u32, p_len: *mut u32) -
 
 /// `NdkGetLocalAddress` of a connector (ndkpi.md §4.8). No address before Connect:
 /// `STATUS_INVALID_DEVICE_STATE` (UNCONFIRMED).
-unsafe extern "system" fn get_local_address<H: NicHal>(p: *mut NDK_CONNECTOR, addr: *mut SOCKADDR, len: *mut u32) -> NTSTATUS {
+unsafe extern "system" fn get_local_address<H: NicHal>(
+    p: *mut NDK_CONNECTOR,
+    addr: *mut SOCKADDR,
+    len: *mut u32,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let a = c.body.st.lock().local;
-    let Some(a) = a else { return STATUS_INVALID_DEVICE_STATE };
+    let Some(a) = a else {
+        return STATUS_INVALID_DEVICE_STATE;
+    };
     // SAFETY: NDKPI contract: `addr` has `*len` writable bytes; `len` is in/out.
     unsafe { edge::write_sockaddr(addr, len, &a) }
 }
 
 /// `NdkGetPeerAddress` (ndkpi.md §4.8). No peer before Connect: `STATUS_INVALID_DEVICE_STATE`
 /// (UNCONFIRMED).
-unsafe extern "system" fn get_peer_address<H: NicHal>(p: *mut NDK_CONNECTOR, addr: *mut SOCKADDR, len: *mut u32) -> NTSTATUS {
+unsafe extern "system" fn get_peer_address<H: NicHal>(
+    p: *mut NDK_CONNECTOR,
+    addr: *mut SOCKADDR,
+    len: *mut u32,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let a = c.body.st.lock().peer;
-    let Some(a) = a else { return STATUS_INVALID_DEVICE_STATE };
+    let Some(a) = a else {
+        return STATUS_INVALID_DEVICE_STATE;
+    };
     // SAFETY: NDKPI contract: `addr` has `*len` writable bytes; `len` is in/out.
     unsafe { edge::write_sockaddr(addr, len, &a) }
 }
@@ -986,14 +1141,23 @@ unsafe extern "system" fn get_peer_address<H: NicHal>(p: *mut NDK_CONNECTOR, add
 /// until `DisconnectComplete`, then the QP is flushed and the request completes. When the
 /// peer already disconnected: flush and `STATUS_SUCCESS` at once. Not connected:
 /// `STATUS_CONNECTION_INVALID`.
-unsafe extern "system" fn disconnect<H: NicHal>(p: *mut NDK_CONNECTOR, cb: NDK_FN_REQUEST_COMPLETION, ctx: *mut c_void) -> NTSTATUS {
+unsafe extern "system" fn disconnect<H: NicHal>(
+    p: *mut NDK_CONNECTOR,
+    cb: NDK_FN_REQUEST_COMPLETION,
+    ctx: *mut c_void,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open connector.
-    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(c) = (unsafe { borrow::<ConnectorBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let me: Connector<H> = (*c).clone();
     disconnect_logic(&me, request_cb(cb, ctx))
 }
 
-fn disconnect_logic<H: NicHal>(c: &Connector<H>, cb: Callback<NDK_FN_REQUEST_COMPLETION>) -> NTSTATUS {
+fn disconnect_logic<H: NicHal>(
+    c: &Connector<H>,
+    cb: Callback<NDK_FN_REQUEST_COMPLETION>,
+) -> NTSTATUS {
     let hal = c.body.adapter.body.dev.hal();
     enum Next<H: NicHal> {
         Flush(Option<Qp<H>>),
@@ -1069,7 +1233,10 @@ pub fn on_disconnect_complete<H: NicHal>(c: &Connector<H>, error: Option<HalErro
         if let Some(q) = st.qp.as_ref() {
             q.body.set_connected(false);
         }
-        let mut d = Deliver::request(st.request.take(), error.map_or(STATUS_SUCCESS, status::from_hal));
+        let mut d = Deliver::request(
+            st.request.take(),
+            error.map_or(STATUS_SUCCESS, status::from_hal),
+        );
         d.flush = st.qp.clone();
         st.deliver(d)
     };

@@ -44,12 +44,21 @@ impl<H: NicHal> ObjBody for CqBody<H> {
     const TYPE: NDK_OBJECT_TYPE = NdkObjectTypeCq;
     fn teardown(&mut self, token: CmdToken) -> Cmd<()> {
         match (self.hal.get_mut().take(), self.poller.get_mut().take()) {
-            (Some(cq), Some(poller)) => self.adapter.body.dev.hal().destroy_cq(CqParts { cq, poller }, token),
+            (Some(cq), Some(poller)) => self
+                .adapter
+                .body
+                .dev
+                .hal()
+                .destroy_cq(CqParts { cq, poller }, token),
             _ => Cmd::Done(()),
         }
     }
     fn command_complete(obj: Obj<Self>, kind: TokenKind, result: Result<CmdValue, HalError>) {
-        pending::command_complete::<H, Self>(obj, kind, result.map(|_| ()).map_err(status::from_hal));
+        pending::command_complete::<H, Self>(
+            obj,
+            kind,
+            result.map(|_| ()).map_err(status::from_hal),
+        );
     }
 }
 
@@ -64,7 +73,9 @@ pub type Cq<H> = Obj<CqBody<H>>;
 
 impl<H: NicHal> CqBody<H> {
     /// The device handle, locked, for QP creation.
-    pub fn hal_guard(&self) -> lock_api::MutexGuard<'_, <H::Platform as hal::Platform>::RawLock, Option<H::Cq>> {
+    pub fn hal_guard(
+        &self,
+    ) -> lock_api::MutexGuard<'_, <H::Platform as hal::Platform>::RawLock, Option<H::Cq>> {
         self.hal.lock()
     }
 }
@@ -98,7 +109,9 @@ pub unsafe extern "system" fn ndk_create_cq<H: NicHal>(
     pp: *mut *mut NDK_CQ,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let hal = a.body.dev.hal();
     if pp.is_null() || depth == 0 || depth > hal.caps().max_cq_depth {
         return STATUS_INVALID_PARAMETER;
@@ -107,7 +120,10 @@ pub unsafe extern "system" fn ndk_create_cq<H: NicHal>(
         adapter: (*a).clone(),
         hal: Lock::<H, _>::new(None),
         poller: Lock::<H, _>::new(None),
-        notify_cb: Callback { func: notify, ctx: Ctx::from_ptr(notify_ctx) },
+        notify_cb: Callback {
+            func: notify,
+            ctx: Ctx::from_ptr(notify_ctx),
+        },
         notify: Lock::<H, _>::new(NotifyState::default()),
         pending: Pending::new(),
     };
@@ -127,8 +143,12 @@ pub unsafe extern "system" fn ndk_create_cq<H: NicHal>(
 /// Consumers serialize polling and arming on a CQ (ndkpi.md §7.4), so the poller lock is
 /// only tried: a busy lock (resize in progress) reads as an empty CQ.
 fn harvest<H: NicHal, R>(cq: &CqBody<H>, out: &mut [R], fill: impl Fn(&mut R, &Completion)) -> u32 {
-    let Some(mut guard) = cq.poller.try_lock() else { return 0 };
-    let Some(poller) = guard.as_mut() else { return 0 };
+    let Some(mut guard) = cq.poller.try_lock() else {
+        return 0;
+    };
+    let Some(poller) = guard.as_mut() else {
+        return 0;
+    };
     let hal = cq.adapter.body.dev.hal();
     let mut buf = [Completion::EMPTY; 16];
     let mut n = 0usize;
@@ -158,19 +178,29 @@ fn result(c: &Completion) -> NDK_RESULT {
     }
 }
 
-unsafe extern "system" fn get_cq_results<H: NicHal>(p: *mut NDK_CQ, results: *mut NDK_RESULT, n: u32) -> u32 {
+unsafe extern "system" fn get_cq_results<H: NicHal>(
+    p: *mut NDK_CQ,
+    results: *mut NDK_RESULT,
+    n: u32,
+) -> u32 {
     // SAFETY: NDKPI contract: `p` is an open CQ; `results` has room for `n` entries.
-    let (Some(cq), Some(out)) = (unsafe { borrow::<CqBody<H>, _>(p) }, unsafe { crate::edge::slice_mut(results, n) })
-    else {
+    let (Some(cq), Some(out)) = (unsafe { borrow::<CqBody<H>, _>(p) }, unsafe {
+        crate::edge::slice_mut(results, n)
+    }) else {
         return 0;
     };
     harvest(&cq.body, out, |r, c| *r = result(c))
 }
 
-unsafe extern "system" fn get_cq_results_ex<H: NicHal>(p: *mut NDK_CQ, results: *mut NDK_RESULT_EX, n: u32) -> u32 {
+unsafe extern "system" fn get_cq_results_ex<H: NicHal>(
+    p: *mut NDK_CQ,
+    results: *mut NDK_RESULT_EX,
+    n: u32,
+) -> u32 {
     // SAFETY: as in `get_cq_results`.
-    let (Some(cq), Some(out)) = (unsafe { borrow::<CqBody<H>, _>(p) }, unsafe { crate::edge::slice_mut(results, n) })
-    else {
+    let (Some(cq), Some(out)) = (unsafe { borrow::<CqBody<H>, _>(p) }, unsafe {
+        crate::edge::slice_mut(results, n)
+    }) else {
         return 0;
     };
     harvest(&cq.body, out, |r, c| {
@@ -182,7 +212,11 @@ unsafe extern "system" fn get_cq_results_ex<H: NicHal>(p: *mut NDK_CQ, results: 
             RequestContext: base.RequestContext,
             Type: status::op_type(c.opcode),
             // ndkpi.md §5.4: 0 on success; written for pre-2.1 consumers too (it is padding).
-            ProviderErrorCode: if base.Status == STATUS_SUCCESS { 0 } else { c.vendor_error },
+            ProviderErrorCode: if base.Status == STATUS_SUCCESS {
+                0
+            } else {
+                c.vendor_error
+            },
             TypeSpecificCompletionOutput: c.invalidated_rkey as usize,
         }
     })
@@ -190,7 +224,9 @@ unsafe extern "system" fn get_cq_results_ex<H: NicHal>(p: *mut NDK_CQ, results: 
 
 unsafe extern "system" fn arm_cq<H: NicHal>(p: *mut NDK_CQ, ty: u32) {
     // SAFETY: NDKPI contract: `p` is an open CQ.
-    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else { return };
+    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else {
+        return;
+    };
     let arm = match ty {
         NDK_CQ_NOTIFY_ERRORS => Arm::Errors,
         NDK_CQ_NOTIFY_SOLICITED => Arm::Solicited,
@@ -210,7 +246,12 @@ unsafe extern "system" fn arm_cq<H: NicHal>(p: *mut NDK_CQ, ty: u32) {
     if merged != Arm::Errors {
         if let Some(mut g) = cq.body.poller.try_lock() {
             if let Some(poller) = g.as_mut() {
-                cq.body.adapter.body.dev.hal().arm_cq(poller, merged == Arm::Solicited);
+                cq.body
+                    .adapter
+                    .body
+                    .dev
+                    .hal()
+                    .arm_cq(poller, merged == Arm::Solicited);
             }
         }
     }
@@ -222,7 +263,10 @@ unsafe extern "system" fn arm_cq<H: NicHal>(p: *mut NDK_CQ, ty: u32) {
 pub fn on_notify<H: NicHal>(cq_ctx: u64, event: NTSTATUS) {
     // SAFETY: `cq_ctx` is the address of a CQ the device still holds (its destroy has not
     // completed, NicHal contract); the upgrade fails if it is being torn down.
-    let Some(cq) = (unsafe { KArc::<crate::object::NdkObj<CqBody<H>>>::upgrade_raw(cq_ctx) }) else { return };
+    let Some(cq) = (unsafe { KArc::<crate::object::NdkObj<CqBody<H>>>::upgrade_raw(cq_ctx) })
+    else {
+        return;
+    };
     if cq.is_closing() {
         return;
     }
@@ -256,7 +300,9 @@ unsafe extern "system" fn resize_cq<H: NicHal>(
     ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open CQ.
-    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let hal = cq.body.adapter.body.dev.hal();
     if !hal.caps().cq_resize {
         return STATUS_NOT_SUPPORTED;
@@ -280,9 +326,15 @@ unsafe extern "system" fn resize_cq<H: NicHal>(
 }
 
 /// `NdkControlCqInterruptModeration` (ndkpi.md §4.3). Never pends.
-unsafe extern "system" fn control_moderation<H: NicHal>(p: *mut NDK_CQ, interval: u32, count: u32) -> NTSTATUS {
+unsafe extern "system" fn control_moderation<H: NicHal>(
+    p: *mut NDK_CQ,
+    interval: u32,
+    count: u32,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open CQ.
-    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(cq) = (unsafe { borrow::<CqBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let hal = cq.body.adapter.body.dev.hal();
     if !hal.caps().cq_interrupt_moderation {
         return STATUS_NOT_SUPPORTED;
@@ -303,7 +355,9 @@ unsafe extern "system" fn control_moderation<H: NicHal>(p: *mut NDK_CQ, interval
     };
     let ctl = cq.body.hal.lock();
     match ctl.as_ref() {
-        Some(c_) => hal.set_cq_moderation(c_, i, c).map_or_else(status::from_hal, |()| STATUS_SUCCESS),
+        Some(c_) => hal
+            .set_cq_moderation(c_, i, c)
+            .map_or_else(status::from_hal, |()| STATUS_SUCCESS),
         None => STATUS_INVALID_DEVICE_STATE,
     }
 }

@@ -4,6 +4,7 @@
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use hal::platform::DeferredWork;
 use hal::{CmdToken, CmdValue, HalError, HalEvent, NicHal, Platform};
 
 use crate::abi::*;
@@ -23,15 +24,28 @@ pub struct Device<H: NicHal> {
 }
 
 impl<H: NicHal> Device<H> {
-    /// Wraps a backend (shared with the driver's interrupt path) and routes its interrupts to [`Device::process_events`].
+    /// Wraps a backend (shared with the driver's interrupt path) and routes its interrupts
+    /// to [`Device::process_events`] through [`Platform::defer`], i.e. a DPC: event
+    /// processing, and so every consumer callback it makes, runs outside any provider call
+    /// and any provider lock, even when a backend raises its interrupt inside a HAL call.
     ///
     /// Called once at miniport initialization (PASSIVE_LEVEL), not from an NDK entry point.
     pub fn new(hal: Arc<H>) -> Arc<Device<H>> {
-        let dev = Arc::new(Device { hal, ports: Lock::<H, _>::new(PortTable::new()), event_requests: AtomicUsize::new(0) });
+        let dev = Arc::new(Device {
+            hal,
+            ports: Lock::<H, _>::new(PortTable::new()),
+            event_requests: AtomicUsize::new(0),
+        });
+        let weak: Weak<Device<H>> = Arc::downgrade(&dev);
+        let dpc: DeferredWork = Arc::new(move || {
+            if let Some(d) = weak.upgrade() {
+                d.process_events();
+            }
+        });
         let weak: Weak<Device<H>> = Arc::downgrade(&dev);
         dev.hal.attach_interrupt(Arc::new(move || {
             if let Some(d) = weak.upgrade() {
-                d.process_events();
+                d.hal.platform().defer(&dpc);
             }
         }));
         dev

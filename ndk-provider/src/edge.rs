@@ -101,7 +101,12 @@ pub unsafe fn sockaddr(p: *const SOCKADDR, len: u32) -> Option<SocketAddr> {
             let flow = u32::from_be_bytes(b.get(4..8)?.try_into().ok()?);
             let a: [u8; 16] = b.get(8..24)?.try_into().ok()?;
             let scope = u32::from_le_bytes(b.get(24..28)?.try_into().ok()?);
-            Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(a), port, flow, scope)))
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a),
+                port,
+                flow,
+                scope,
+            )))
         }
         _ => None,
     }
@@ -136,7 +141,9 @@ pub fn sockaddr_bytes(a: &SocketAddr) -> ([u8; 28], u32) {
 pub unsafe fn write_sockaddr(p: *mut SOCKADDR, len: *mut u32, a: &SocketAddr) -> NTSTATUS {
     let (b, need) = sockaddr_bytes(a);
     // SAFETY: forwarded.
-    let Some(have) = (unsafe { read(len) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(have) = (unsafe { read(len) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: forwarded.
     unsafe { out(len, need) };
     if have < need || p.is_null() {
@@ -195,7 +202,9 @@ pub unsafe fn mdl_pages(mdl: *const MDL, length: usize) -> Result<MdlPages, MdlE
     while covered < length {
         // SAFETY: `cur` is a non-null MDL of the chain (checked below before advancing).
         let m = unsafe { &*cur };
-        let va = (m.StartVa as u64).checked_add(u64::from(m.ByteOffset)).ok_or(MdlError::Invalid)?;
+        let va = (m.StartVa as u64)
+            .checked_add(u64::from(m.ByteOffset))
+            .ok_or(MdlError::Invalid)?;
         if let Some(e) = expect_va {
             if va != e || m.ByteOffset != 0 {
                 return Err(MdlError::Invalid);
@@ -221,7 +230,8 @@ pub unsafe fn mdl_pages(mdl: *const MDL, length: usize) -> Result<MdlPages, MdlE
     }
     let (va, fbo) = first.ok_or(MdlError::Invalid)?;
     let mut pfns = Vec::new();
-    pfns.try_reserve_exact(count as usize).map_err(|_| MdlError::NoMemory)?;
+    pfns.try_reserve_exact(count as usize)
+        .map_err(|_| MdlError::NoMemory)?;
     // Pass 2: copy the PFNs.
     let mut covered: u64 = 0;
     let mut cur = mdl;
@@ -237,5 +247,9 @@ pub unsafe fn mdl_pages(mdl: *const MDL, length: usize) -> Result<MdlPages, MdlE
         covered += take;
         cur = m.Next;
     }
-    Ok(MdlPages { pfns, va, first_byte_offset: fbo })
+    Ok(MdlPages {
+        pfns,
+        va,
+        first_byte_offset: fbo,
+    })
 }

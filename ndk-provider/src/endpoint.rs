@@ -77,7 +77,12 @@ fn clash(a: &IpAddr, b: &IpAddr) -> bool {
 impl PortTable {
     /// An empty table; allocates nothing.
     pub const fn new() -> PortTable {
-        PortTable { ports: Vec::new(), next_ephemeral: 0, live: Vec::new(), qps: Vec::new() }
+        PortTable {
+            ports: Vec::new(),
+            next_ephemeral: 0,
+            live: Vec::new(),
+            qps: Vec::new(),
+        }
     }
 
     /// The run of entries bound to `port`.
@@ -89,7 +94,9 @@ impl PortTable {
 
     fn in_use(&self, ip: &IpAddr, port: u16) -> bool {
         let (lo, hi) = self.run(port);
-        self.ports.get(lo..hi).is_some_and(|r| r.iter().any(|e| clash(&e.ip, ip)))
+        self.ports
+            .get(lo..hi)
+            .is_some_and(|r| r.iter().any(|e| clash(&e.ip, ip)))
     }
 
     fn position(&self, ip: &IpAddr, port: u16) -> Option<usize> {
@@ -101,7 +108,9 @@ impl PortTable {
     /// Binds `ip:port` with one reference; port 0 picks a free ephemeral port. Returns the
     /// bound port.
     fn bind(&mut self, ip: IpAddr, port: u16) -> Result<u16, NTSTATUS> {
-        self.ports.try_reserve(1).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        self.ports
+            .try_reserve(1)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
         let port = if port != 0 {
             if self.in_use(&ip, port) {
                 return Err(STATUS_SHARING_VIOLATION);
@@ -111,7 +120,9 @@ impl PortTable {
             let mut found = None;
             for i in 0..EPHEMERAL_COUNT {
                 let off = self.next_ephemeral.wrapping_add(i) % EPHEMERAL_COUNT;
-                let Ok(off16) = u16::try_from(off) else { continue };
+                let Ok(off16) = u16::try_from(off) else {
+                    continue;
+                };
                 let cand = EPHEMERAL_FIRST.saturating_add(off16);
                 if !self.in_use(&ip, cand) {
                     self.next_ephemeral = off.wrapping_add(1) % EPHEMERAL_COUNT;
@@ -134,7 +145,9 @@ impl PortTable {
     }
 
     fn unref(&mut self, ip: &IpAddr, port: u16) {
-        let Some(i) = self.position(ip, port) else { return };
+        let Some(i) = self.position(ip, port) else {
+            return;
+        };
         let last = match self.ports.get_mut(i) {
             Some(e) => {
                 e.refs = e.refs.saturating_sub(1);
@@ -149,7 +162,9 @@ impl PortTable {
 
     /// Records a listener or connector whose memory is allocated (its CM context).
     pub fn register(&mut self, ctx: u64, kind: CmKind) -> Result<(), NTSTATUS> {
-        self.live.try_reserve(1).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        self.live
+            .try_reserve(1)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
         match self.live.binary_search_by_key(&ctx, |e| e.0) {
             Ok(i) => {
                 if let Some(e) = self.live.get_mut(i) {
@@ -185,7 +200,9 @@ impl PortTable {
         match self.qps.binary_search(&qp) {
             Ok(_) => Err(STATUS_CONNECTION_ACTIVE),
             Err(i) => {
-                self.qps.try_reserve(1).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+                self.qps
+                    .try_reserve(1)
+                    .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
                 self.qps.insert(i, qp);
                 Ok(())
             }
@@ -244,9 +261,17 @@ impl PortRef {
 /// only for Listen (UNCONFIRMED: NDKPI neither allows nor forbids it; it then owns the port
 /// on every address of its family). Shared endpoints and connectors need a real source
 /// address.
-pub fn bind<H: NicHal>(dev: &Device<H>, addr: SocketAddr, allow_unspecified: bool) -> Result<PortRef, NTSTATUS> {
+pub fn bind<H: NicHal>(
+    dev: &Device<H>,
+    addr: SocketAddr,
+    allow_unspecified: bool,
+) -> Result<PortRef, NTSTATUS> {
     let ip = addr.ip();
-    let ok = if ip.is_unspecified() { allow_unspecified } else { dev.hal().is_local_address(&ip) };
+    let ok = if ip.is_unspecified() {
+        allow_unspecified
+    } else {
+        dev.hal().is_local_address(&ip)
+    };
     if !ok {
         return Err(STATUS_INVALID_ADDRESS);
     }

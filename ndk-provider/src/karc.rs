@@ -49,7 +49,12 @@ impl<T: Finalize> KArc<T> {
         let raw = unsafe { alloc(layout) }.cast::<Inner<T>>();
         let ptr = NonNull::new(raw).ok_or(AllocError)?;
         // SAFETY: `ptr` is a fresh allocation with the layout of `Inner<T>`.
-        unsafe { ptr.as_ptr().write(Inner { value, refs: AtomicUsize::new(1) }) };
+        unsafe {
+            ptr.as_ptr().write(Inner {
+                value,
+                refs: AtomicUsize::new(1),
+            })
+        };
         Ok(KArc { ptr })
     }
 
@@ -76,7 +81,9 @@ impl<T: Finalize> KArc<T> {
     /// `raw` must come from `into_raw` of a `KArc<T>` of this `T`, and be taken back once.
     pub unsafe fn from_raw(raw: u64) -> KArc<T> {
         // SAFETY: the caller guarantees `raw` is a live `Inner<T>` allocation address.
-        KArc { ptr: unsafe { NonNull::new_unchecked(raw as usize as *mut Inner<T>) } }
+        KArc {
+            ptr: unsafe { NonNull::new_unchecked(raw as usize as *mut Inner<T>) },
+        }
     }
 
     /// A new reference to the object at `raw` unless its count already reached zero (it is
@@ -182,7 +189,9 @@ impl<T> Last<T> {
     /// `raw` must come from `Last::<T>::into_raw` and be taken back once.
     pub unsafe fn from_raw(raw: u64) -> Last<T> {
         // SAFETY: the caller guarantees `raw` is a parked `Inner<T>` allocation.
-        Last { ptr: unsafe { NonNull::new_unchecked(raw as usize as *mut Inner<T>) } }
+        Last {
+            ptr: unsafe { NonNull::new_unchecked(raw as usize as *mut Inner<T>) },
+        }
     }
 }
 

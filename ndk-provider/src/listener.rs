@@ -141,15 +141,25 @@ pub unsafe extern "system" fn ndk_create_listener<H: NicHal>(
     pp: *mut *mut NDK_LISTENER,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
     let body = ListenerBody {
         adapter: (*a).clone(),
-        connect_cb: Callback { func: connect_event, ctx: Ctx::from_ptr(connect_ctx) },
+        connect_cb: Callback {
+            func: connect_event,
+            ctx: Ctx::from_ptr(connect_ctx),
+        },
         paused: AtomicBool::new(false),
-        st: Lock::<H, _>::new(ListenState { phase: Phase::Idle, port: None, listen: None, ctx: 0 }),
+        st: Lock::<H, _>::new(ListenState {
+            phase: Phase::Idle,
+            port: None,
+            listen: None,
+            ctx: 0,
+        }),
     };
     let Ok(obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -177,9 +187,13 @@ unsafe extern "system" fn listen<H: NicHal>(
     _ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open listener.
-    let Some(l) = (unsafe { borrow::<ListenerBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(l) = (unsafe { borrow::<ListenerBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: NDKPI contract: `addr` points to `len` readable bytes.
-    let Some(addr) = (unsafe { edge::sockaddr(addr, len) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(addr) = (unsafe { edge::sockaddr(addr, len) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // A request may arrive, and its ConnectEvent callback may close the listener, before
     // `cm_listen` returns: keep our own reference for the call (ndkpi.md §7.1).
     let me: Listener<H> = (*l).clone();
@@ -249,9 +263,13 @@ unsafe extern "system" fn get_local_address<H: NicHal>(
     len: *mut u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open listener.
-    let Some(l) = (unsafe { borrow::<ListenerBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(l) = (unsafe { borrow::<ListenerBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let bound = l.body.st.lock().port.as_ref().map(PortRef::addr);
-    let Some(a) = bound else { return STATUS_INVALID_DEVICE_STATE };
+    let Some(a) = bound else {
+        return STATUS_INVALID_DEVICE_STATE;
+    };
     // SAFETY: NDKPI contract: `addr` has `*len` writable bytes; `len` is in/out.
     unsafe { edge::write_sockaddr(addr, len, &a) }
 }

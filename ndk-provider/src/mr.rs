@@ -56,7 +56,11 @@ impl<H: NicHal> ObjBody for MrBody<H> {
         if let (Ok(v), Some(op)) = (result, op) {
             obj.body.finish(op, v);
         }
-        pending::command_complete::<H, Self>(obj, kind, result.map(|_| ()).map_err(status::from_hal));
+        pending::command_complete::<H, Self>(
+            obj,
+            kind,
+            result.map(|_| ()).map_err(status::from_hal),
+        );
     }
 }
 
@@ -94,11 +98,13 @@ impl<H: NicHal> MrBody<H> {
         let mut st = self.state.lock();
         match (op, v) {
             (MrOp::Register { va, len, access }, CmdValue::Keys(l, r)) => {
-                self.keys.store(u64::from(l) << 32 | u64::from(r), Ordering::Release);
+                self.keys
+                    .store(u64::from(l) << 32 | u64::from(r), Ordering::Release);
                 st.registered = Some((va, len, access));
             }
             (MrOp::InitFastRegister { pages, remote }, CmdValue::Keys(l, r)) => {
-                self.keys.store(u64::from(l) << 32 | u64::from(r), Ordering::Release);
+                self.keys
+                    .store(u64::from(l) << 32 | u64::from(r), Ordering::Release);
                 st.fast = Some((pages, remote));
             }
             (MrOp::Deregister, _) => st.registered = None,
@@ -179,11 +185,17 @@ pub unsafe extern "system" fn ndk_create_mr<H: NicHal>(
     pp: *mut *mut NDK_MR,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open PD.
-    let Some(pd) = (unsafe { borrow::<PdBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(pd) = (unsafe { borrow::<PdBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    let kind = if fast_register != 0 { MrKind::FastRegister } else { MrKind::Registered };
+    let kind = if fast_register != 0 {
+        MrKind::FastRegister
+    } else {
+        MrKind::Registered
+    };
     let body = MrBody {
         pd: (*pd).clone(),
         kind,
@@ -212,9 +224,18 @@ pub unsafe extern "system" fn ndk_create_mr<H: NicHal>(
 /// Rights named by `NDK_MR_FLAG_*`.
 fn mr_access(flags: u32) -> Access {
     let mut a = Access::MW_BIND;
-    a.set(Access::LOCAL_WRITE, flags & NDK_MR_FLAG_ALLOW_LOCAL_WRITE != 0);
-    a.set(Access::REMOTE_READ, flags & NDK_MR_FLAG_ALLOW_REMOTE_READ != 0);
-    a.set(Access::REMOTE_WRITE, flags & NDK_MR_FLAG_ALLOW_REMOTE_WRITE == NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+    a.set(
+        Access::LOCAL_WRITE,
+        flags & NDK_MR_FLAG_ALLOW_LOCAL_WRITE != 0,
+    );
+    a.set(
+        Access::REMOTE_READ,
+        flags & NDK_MR_FLAG_ALLOW_REMOTE_READ != 0,
+    );
+    a.set(
+        Access::REMOTE_WRITE,
+        flags & NDK_MR_FLAG_ALLOW_REMOTE_WRITE == NDK_MR_FLAG_ALLOW_REMOTE_WRITE,
+    );
     a.set(Access::READ_SINK, flags & NDK_MR_FLAG_RDMA_READ_SINK != 0);
     a
 }
@@ -228,10 +249,16 @@ unsafe extern "system" fn register_mr<H: NicHal>(
     ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open MR.
-    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let hal = mr.body.pd.body.adapter.body.dev.hal();
     if mr.body.kind != MrKind::Registered
-        || flags & !(NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_RDMA_READ_SINK) != 0
+        || flags
+            & !(NDK_MR_FLAG_ALLOW_REMOTE_WRITE
+                | NDK_MR_FLAG_ALLOW_REMOTE_READ
+                | NDK_MR_FLAG_RDMA_READ_SINK)
+            != 0
         || length as u64 > hal.caps().max_registration_size
     {
         return STATUS_INVALID_PARAMETER;
@@ -255,7 +282,11 @@ unsafe extern "system" fn register_mr<H: NicHal>(
     }
     let logical: Vec<u64> = pages.pfns;
     let access = mr_access(flags);
-    let op = MrOp::Register { va: pages.va, len: length as u64, access };
+    let op = MrOp::Register {
+        va: pages.va,
+        len: length as u64,
+        access,
+    };
     let reg = Registration {
         pages: &logical,
         first_byte_offset: pages.first_byte_offset,
@@ -263,7 +294,9 @@ unsafe extern "system" fn register_mr<H: NicHal>(
         length: length as u64,
         access,
     };
-    MrBody::start(&mr, op, request_cb(cb, ctx), |hal, m, token| hal.register_mr(m, &reg, token).map(keys))
+    MrBody::start(&mr, op, request_cb(cb, ctx), |hal, m, token| {
+        hal.register_mr(m, &reg, token).map(keys)
+    })
 }
 
 unsafe extern "system" fn deregister_mr<H: NicHal>(
@@ -272,11 +305,18 @@ unsafe extern "system" fn deregister_mr<H: NicHal>(
     ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open MR.
-    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if mr.body.state.lock().registered.is_none() {
         return STATUS_INVALID_DEVICE_STATE;
     }
-    MrBody::start(&mr, MrOp::Deregister, request_cb(cb, ctx), |hal, m, token| hal.deregister_mr(m, token).map(unit))
+    MrBody::start(
+        &mr,
+        MrOp::Deregister,
+        request_cb(cb, ctx),
+        |hal, m, token| hal.deregister_mr(m, token).map(unit),
+    )
 }
 
 unsafe extern "system" fn init_fast_register<H: NicHal>(
@@ -287,18 +327,33 @@ unsafe extern "system" fn init_fast_register<H: NicHal>(
     ctx: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open MR.
-    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(mr) = (unsafe { borrow::<MrBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if mr.body.kind != MrKind::FastRegister {
         return STATUS_INVALID_PARAMETER;
     }
-    let max = mr.body.pd.body.adapter.body.dev.hal().caps().max_frmr_page_count;
+    let max = mr
+        .body
+        .pd
+        .body
+        .adapter
+        .body
+        .dev
+        .hal()
+        .caps()
+        .max_frmr_page_count;
     if page_count == 0 || page_count > max {
         return STATUS_IMPLEMENTATION_LIMIT;
     }
     let remote = remote != 0;
-    let op = MrOp::InitFastRegister { pages: page_count, remote };
+    let op = MrOp::InitFastRegister {
+        pages: page_count,
+        remote,
+    };
     MrBody::start(&mr, op, request_cb(cb, ctx), |hal, m, token| {
-        hal.init_fast_register(m, page_count, remote, token).map(keys)
+        hal.init_fast_register(m, page_count, remote, token)
+            .map(keys)
     })
 }
 

@@ -63,7 +63,9 @@ pub unsafe extern "system" fn ndk_create_mw<H: NicHal>(
     pp: *mut *mut NDK_MW,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open PD.
-    let Some(pd) = (unsafe { borrow::<PdBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(pd) = (unsafe { borrow::<PdBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
@@ -76,7 +78,12 @@ pub unsafe extern "system" fn ndk_create_mw<H: NicHal>(
         Ok(v) => v,
         Err(e) => return status::from_hal(e),
     };
-    let body = MwBody { pd: (*pd).clone(), hal: Lock::<H, _>::new(Some(mw)), rkey, bound: Lock::<H, _>::new(None) };
+    let body = MwBody {
+        pd: (*pd).clone(),
+        hal: Lock::<H, _>::new(Some(mw)),
+        rkey,
+        bound: Lock::<H, _>::new(None),
+    };
     match new_obj(pd.body.adapter.body.version, &Table::<H>::DISPATCH, body) {
         Ok(obj) => {
             // SAFETY: `pp` is the non-null out parameter.

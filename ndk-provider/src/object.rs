@@ -100,9 +100,14 @@ impl<B: ObjBody> NdkObj<B> {
             None
         } else {
             // SAFETY: `f` was stored from a non-null `NDK_FN_CLOSE_COMPLETION` in `close`.
-            Some(unsafe { core::mem::transmute::<usize, unsafe extern "system" fn(*mut c_void)>(f) })
+            Some(unsafe {
+                core::mem::transmute::<usize, unsafe extern "system" fn(*mut c_void)>(f)
+            })
         };
-        Some(Callback { func, ctx: Ctx(self.close_ctx.load(Ordering::Acquire)) })
+        Some(Callback {
+            func,
+            ctx: Ctx(self.close_ctx.load(Ordering::Acquire)),
+        })
     }
 }
 
@@ -131,13 +136,19 @@ fn finish_close<B: ObjBody>(last: Last<NdkObj<B>>) {
 
 /// Allocates an object with its public header filled in (ndkpi.md §2.3: version, type,
 /// zeroed `NdkReserved`) and `Dispatch` set.
-pub fn new_obj<B: ObjBody, D>(version: NDK_VERSION, dispatch: &'static D, body: B) -> Result<Obj<B>, AllocError> {
+pub fn new_obj<B: ObjBody, D>(
+    version: NDK_VERSION,
+    dispatch: &'static D,
+    body: B,
+) -> Result<Obj<B>, AllocError> {
     KArc::try_new(NdkObj {
         head: UnsafeCell::new(NdkHead {
             header: NDK_OBJECT_HEADER {
                 Version: version,
                 ObjectType: B::TYPE,
-                NdkReserved: NDK_OBJECT_HEADER_RESERVED_BLOCK { rf: [core::ptr::null_mut(); 4] },
+                NdkReserved: NDK_OBJECT_HEADER_RESERVED_BLOCK {
+                    rf: [core::ptr::null_mut(); 4],
+                },
             },
             dispatch: dispatch as *const D as *const c_void,
         }),
@@ -195,7 +206,11 @@ pub unsafe fn dispatch_token<B: ObjBody>(token: CmdToken, result: Result<CmdValu
             finish_close(last);
         }
         k => {
-            let kind = if k == 1 { TokenKind::Create } else { TokenKind::Request };
+            let kind = if k == 1 {
+                TokenKind::Create
+            } else {
+                TokenKind::Request
+            };
             // SAFETY: Create/Request tokens hold a reference made by `token`.
             let obj = unsafe { KArc::<NdkObj<B>>::from_raw(raw) };
             B::command_complete(obj, kind, result);
@@ -205,13 +220,20 @@ pub unsafe fn dispatch_token<B: ObjBody>(token: CmdToken, result: Result<CmdValu
 
 /// The close protocol shared by every `NdkCloseXxx` (ndkpi.md §4.0, §7.1).
 pub fn close<B: ObjBody>(obj: Obj<B>, cb: Callback<NDK_FN_CLOSE_COMPLETION>) -> NTSTATUS {
-    obj.close_func.store(cb.func.map_or(0, |f| f as usize), Ordering::Release);
+    obj.close_func
+        .store(cb.func.map_or(0, |f| f as usize), Ordering::Release);
     obj.close_ctx.store(cb.ctx.0, Ordering::Release);
     obj.closing.store(true, Ordering::Release);
     B::on_close(&obj);
-    let Some(mut last) = KArc::release(obj) else { return STATUS_PENDING };
+    let Some(mut last) = KArc::release(obj) else {
+        return STATUS_PENDING;
+    };
     let raw = last.get() as *const NdkObj<B> as u64;
-    match last.get_mut().body.teardown(CmdToken(raw | TokenKind::Destroy as u64)) {
+    match last
+        .get_mut()
+        .body
+        .teardown(CmdToken(raw | TokenKind::Destroy as u64))
+    {
         Cmd::Done(()) => {
             // Closed inside the call: no callback (ndkpi.md §3).
             drop(last);
@@ -252,7 +274,9 @@ pub unsafe fn borrow<B: ObjBody, P>(p: *mut P) -> Option<Borrowed<B>> {
     }
     // SAFETY: `p` is the address of a live `KArc<NdkObj<B>>` allocation (type checked above);
     // ManuallyDrop keeps the count unchanged.
-    Some(Borrowed(ManuallyDrop::new(unsafe { KArc::from_raw(p as usize as u64) })))
+    Some(Borrowed(ManuallyDrop::new(unsafe {
+        KArc::from_raw(p as usize as u64)
+    })))
 }
 
 /// Takes over the consumer's reference (for close).
@@ -276,7 +300,13 @@ pub unsafe extern "system" fn ndk_close<B: ObjBody>(
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open object of this table's type, given up here.
     match unsafe { take::<B, _>(p) } {
-        Some(obj) => close(obj, Callback { func: cb, ctx: Ctx::from_ptr(ctx) }),
+        Some(obj) => close(
+            obj,
+            Callback {
+                func: cb,
+                ctx: Ctx::from_ptr(ctx),
+            },
+        ),
         None => STATUS_INVALID_PARAMETER,
     }
 }

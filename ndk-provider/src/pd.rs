@@ -2,7 +2,7 @@
 
 use core::ffi::c_void;
 
-use hal::{NicHal, CmdToken, Cmd};
+use hal::{Cmd, CmdToken, NicHal};
 
 use crate::abi::*;
 use crate::adapter::{Adapter, AdapterBody};
@@ -57,11 +57,16 @@ pub unsafe extern "system" fn ndk_create_pd<H: NicHal>(
     pp: *mut *mut NDK_PD,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    let body = PdBody { adapter: (*a).clone(), hal: Lock::<H, _>::new(None) };
+    let body = PdBody {
+        adapter: (*a).clone(),
+        hal: Lock::<H, _>::new(None),
+    };
     let Ok(obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
         return STATUS_INSUFFICIENT_RESOURCES;
     };

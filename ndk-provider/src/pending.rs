@@ -18,7 +18,10 @@ pub struct Pending<H: NicHal> {
 impl<H: NicHal> Pending<H> {
     /// Nothing pending.
     pub fn new() -> Pending<H> {
-        Pending { create: Lock::<H, _>::new(None), request: Lock::<H, _>::new(None) }
+        Pending {
+            create: Lock::<H, _>::new(None),
+            request: Lock::<H, _>::new(None),
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use hal::{
-    Access, Cmd, CmdToken, CmdValue, HalError, NicHal, Payload, QpParams, QpParts, RecvWr, SendOp, SendWr, Sge,
-    WrFlags, MAX_INLINE_DATA, MAX_SGE,
+    Access, Cmd, CmdToken, CmdValue, HalError, NicHal, Payload, QpParams, QpParts, RecvWr, SendOp,
+    SendWr, Sge, WrFlags, MAX_INLINE_DATA, MAX_SGE,
 };
 
 use crate::abi::*;
@@ -58,13 +58,23 @@ impl<H: NicHal> ObjBody for QpBody<H> {
         match (qp, sq) {
             (Some(qp), Some(sq)) => {
                 let rq = self.rq.get_mut().take();
-                self.pd.body.adapter.body.dev.hal().destroy_qp(QpParts { qp, sq: sq.sq, rq }, token)
+                self.pd
+                    .body
+                    .adapter
+                    .body
+                    .dev
+                    .hal()
+                    .destroy_qp(QpParts { qp, sq: sq.sq, rq }, token)
             }
             _ => Cmd::Done(()),
         }
     }
     fn command_complete(obj: Obj<Self>, kind: TokenKind, result: Result<CmdValue, HalError>) {
-        pending::command_complete::<H, Self>(obj, kind, result.map(|_| ()).map_err(status::from_hal));
+        pending::command_complete::<H, Self>(
+            obj,
+            kind,
+            result.map(|_| ()).map_err(status::from_hal),
+        );
     }
 }
 
@@ -106,8 +116,12 @@ impl<H: NicHal> QpBody<H> {
             return STATUS_CONNECTION_INVALID;
         }
         let hal = self.hal();
-        let Some(mut guard) = self.sq.try_lock() else { return STATUS_INVALID_DEVICE_STATE };
-        let Some(st) = guard.as_mut() else { return STATUS_INVALID_DEVICE_STATE };
+        let Some(mut guard) = self.sq.try_lock() else {
+            return STATUS_INVALID_DEVICE_STATE;
+        };
+        let Some(st) = guard.as_mut() else {
+            return STATUS_INVALID_DEVICE_STATE;
+        };
         match hal.post_send(&mut st.sq, wr) {
             Ok(()) if defer => {
                 st.unrung = true;
@@ -131,7 +145,12 @@ impl<H: NicHal> QpBody<H> {
 }
 
 /// Copies the consumer's SGL into `out`, checking the SGE count and total length.
-fn sgl<'a>(sges: &[NDK_SGE], max_sge: u32, max_len: u32, out: &'a mut [Sge; MAX_SGE]) -> Result<&'a [Sge], NTSTATUS> {
+fn sgl<'a>(
+    sges: &[NDK_SGE],
+    max_sge: u32,
+    max_len: u32,
+    out: &'a mut [Sge; MAX_SGE],
+) -> Result<&'a [Sge], NTSTATUS> {
     if sges.len() > max_sge as usize || sges.len() > MAX_SGE {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -140,7 +159,11 @@ fn sgl<'a>(sges: &[NDK_SGE], max_sge: u32, max_len: u32, out: &'a mut [Sge; MAX_
         // SAFETY: both union members are 8-byte plain integers/pointers; reading the
         // integer view of either is defined.
         let addr = unsafe { s.Address.LogicalAddress } as u64;
-        *d = Sge { addr, length: s.Length, lkey: s.MemoryRegionToken };
+        *d = Sge {
+            addr,
+            length: s.Length,
+            lkey: s.MemoryRegionToken,
+        };
         total = total.saturating_add(u64::from(s.Length));
     }
     if total > u64::from(max_len) {
@@ -151,7 +174,11 @@ fn sgl<'a>(sges: &[NDK_SGE], max_sge: u32, max_len: u32, out: &'a mut [Sge; MAX_
 
 /// Gathers inline SGE data into `buf` (ndkpi.md §5.2: the token is ignored, the VA is
 /// readable until the post returns; the SGE count limit does not apply).
-fn inline_data<'a>(sges: &[NDK_SGE], limit: u32, buf: &'a mut [u8; MAX_INLINE_DATA]) -> Result<&'a [u8], NTSTATUS> {
+fn inline_data<'a>(
+    sges: &[NDK_SGE],
+    limit: u32,
+    buf: &'a mut [u8; MAX_INLINE_DATA],
+) -> Result<&'a [u8], NTSTATUS> {
     let mut n = 0usize;
     for s in sges {
         // SAFETY: see `sgl`.
@@ -162,7 +189,9 @@ fn inline_data<'a>(sges: &[NDK_SGE], limit: u32, buf: &'a mut [u8; MAX_INLINE_DA
         if end > limit as usize {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        buf.get_mut(n..end).ok_or(STATUS_INVALID_PARAMETER)?.copy_from_slice(src);
+        buf.get_mut(n..end)
+            .ok_or(STATUS_INVALID_PARAMETER)?
+            .copy_from_slice(src);
         n = end;
     }
     buf.get(..n).ok_or(STATUS_INVALID_PARAMETER)
@@ -172,7 +201,10 @@ fn wr_flags(flags: u32) -> WrFlags {
     let mut f = WrFlags::empty();
     f.set(WrFlags::SIGNALED, flags & NDK_OP_FLAG_SILENT_SUCCESS == 0);
     f.set(WrFlags::READ_FENCE, flags & NDK_OP_FLAG_READ_FENCE != 0);
-    f.set(WrFlags::SOLICITED, flags & NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT != 0);
+    f.set(
+        WrFlags::SOLICITED,
+        flags & NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT != 0,
+    );
     f
 }
 
@@ -200,9 +232,18 @@ fn check_flags(flags: u32, allowed: u32) -> Result<(), NTSTATUS> {
 /// Access rights named by `NDK_OP_FLAG_ALLOW_*` (Bind, FastRegister).
 pub fn op_access(flags: u32) -> Access {
     let mut a = Access::empty();
-    a.set(Access::REMOTE_READ, flags & NDK_OP_FLAG_ALLOW_REMOTE_READ != 0);
-    a.set(Access::LOCAL_WRITE, flags & NDK_OP_FLAG_ALLOW_LOCAL_WRITE != 0);
-    a.set(Access::REMOTE_WRITE, flags & NDK_OP_FLAG_ALLOW_REMOTE_WRITE == NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
+    a.set(
+        Access::REMOTE_READ,
+        flags & NDK_OP_FLAG_ALLOW_REMOTE_READ != 0,
+    );
+    a.set(
+        Access::LOCAL_WRITE,
+        flags & NDK_OP_FLAG_ALLOW_LOCAL_WRITE != 0,
+    );
+    a.set(
+        Access::REMOTE_WRITE,
+        flags & NDK_OP_FLAG_ALLOW_REMOTE_WRITE == NDK_OP_FLAG_ALLOW_REMOTE_WRITE,
+    );
     a.set(Access::READ_SINK, flags & NDK_OP_FLAG_RDMA_READ_SINK != 0);
     a
 }
@@ -243,7 +284,13 @@ struct QpArgs<H: NicHal> {
     inline: u32,
 }
 
-fn create_qp<H: NicHal>(pd: &Pd<H>, a: QpArgs<H>, cb: NDK_FN_CREATE_COMPLETION, ctx: *mut c_void, pp: *mut *mut NDK_QP) -> NTSTATUS {
+fn create_qp<H: NicHal>(
+    pd: &Pd<H>,
+    a: QpArgs<H>,
+    cb: NDK_FN_CREATE_COMPLETION,
+    ctx: *mut c_void,
+    pp: *mut *mut NDK_QP,
+) -> NTSTATUS {
     let hal = pd.body.adapter.body.dev.hal();
     let caps = hal.caps();
     let rq_ok = a.srq.is_some() || (a.rq_depth >= 1 && a.rq_depth <= caps.max_receive_queue_depth);
@@ -282,7 +329,11 @@ fn create_qp<H: NicHal>(pd: &Pd<H>, a: QpArgs<H>, cb: NDK_FN_CREATE_COMPLETION, 
             let rcq_h = a.rcq.body.hal_guard();
             // One CQ may serve both queues; its lock is taken once.
             let same = core::ptr::eq(&*a.rcq, &*a.icq);
-            let icq_h = if same { None } else { Some(a.icq.body.hal_guard()) };
+            let icq_h = if same {
+                None
+            } else {
+                Some(a.icq.body.hal_guard())
+            };
             let ic = match &icq_h {
                 Some(g) => g.as_ref(),
                 None => rcq_h.as_ref(),
@@ -304,12 +355,18 @@ fn create_qp<H: NicHal>(pd: &Pd<H>, a: QpArgs<H>, cb: NDK_FN_CREATE_COMPLETION, 
             };
             let (parts, cmd) = hal.create_qp(&params, token)?;
             *obj.body.hal.lock() = Some(parts.qp);
-            *obj.body.sq.lock() = Some(SqState { sq: parts.sq, unrung: false });
+            *obj.body.sq.lock() = Some(SqState {
+                sq: parts.sq,
+                unrung: false,
+            });
             *obj.body.rq.lock() = parts.rq;
             Ok(cmd)
         };
         match &a.srq {
-            Some(srq) => srq.body.with_hal(|s| with_srq(Some(s))).unwrap_or(Err(HalError::InvalidState)),
+            Some(srq) => srq
+                .body
+                .with_hal(|s| with_srq(Some(s)))
+                .unwrap_or(Err(HalError::InvalidState)),
             None => with_srq(None),
         }
     })
@@ -332,8 +389,16 @@ pub unsafe extern "system" fn ndk_create_qp<H: NicHal>(
     pp: *mut *mut NDK_QP,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open PD and CQs of this adapter.
-    let objs = unsafe { (borrow::<PdBody<H>, _>(p), borrow::<CqBody<H>, _>(rcq), borrow::<CqBody<H>, _>(icq)) };
-    let (Some(pd), Some(rcq), Some(icq)) = objs else { return STATUS_INVALID_PARAMETER };
+    let objs = unsafe {
+        (
+            borrow::<PdBody<H>, _>(p),
+            borrow::<CqBody<H>, _>(rcq),
+            borrow::<CqBody<H>, _>(icq),
+        )
+    };
+    let (Some(pd), Some(rcq), Some(icq)) = objs else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let args = QpArgs {
         rcq: (*rcq).clone(),
         icq: (*icq).clone(),
@@ -372,7 +437,9 @@ pub unsafe extern "system" fn ndk_create_qp_with_srq<H: NicHal>(
             borrow::<SrqBody<H>, _>(srq),
         )
     };
-    let (Some(pd), Some(rcq), Some(icq), Some(srq)) = objs else { return STATUS_INVALID_PARAMETER };
+    let (Some(pd), Some(rcq), Some(icq), Some(srq)) = objs else {
+        return STATUS_INVALID_PARAMETER;
+    };
     let args = QpArgs {
         rcq: (*rcq).clone(),
         icq: (*icq).clone(),
@@ -404,7 +471,9 @@ unsafe fn send_common<H: NicHal>(
     invalidate_rkey: Option<u32>,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP and `n` SGEs.
-    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe { edge::slice(sgl_p, n) }) else {
+    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe {
+        edge::slice(sgl_p, n)
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
@@ -415,14 +484,32 @@ unsafe fn send_common<H: NicHal>(
         let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
             Payload::Inline(inline_data(sges, q.inline, &mut inline_buf)?)
         } else {
-            Payload::Sgl(sgl(sges, q.max_send_sge, q.hal().caps().max_transfer_length, &mut sge_buf)?)
+            Payload::Sgl(sgl(
+                sges,
+                q.max_send_sge,
+                q.hal().caps().max_transfer_length,
+                &mut sge_buf,
+            )?)
         };
-        let wr = SendWr { wr_id: ctx as u64, op: SendOp::Send { payload, invalidate_rkey }, flags: wr_flags(flags) };
+        let wr = SendWr {
+            wr_id: ctx as u64,
+            op: SendOp::Send {
+                payload,
+                invalidate_rkey,
+            },
+            flags: wr_flags(flags),
+        };
         Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
     })())
 }
 
-unsafe extern "system" fn send<H: NicHal>(p: *mut NDK_QP, ctx: *mut c_void, s: *const NDK_SGE, n: u32, flags: u32) -> NTSTATUS {
+unsafe extern "system" fn send<H: NicHal>(
+    p: *mut NDK_QP,
+    ctx: *mut c_void,
+    s: *const NDK_SGE,
+    n: u32,
+    flags: u32,
+) -> NTSTATUS {
     // SAFETY: forwarded NDKPI contract.
     unsafe { send_common::<H>(p, ctx, s, n, flags, None) }
 }
@@ -440,21 +527,43 @@ unsafe extern "system" fn send_and_invalidate<H: NicHal>(
 }
 
 /// `NdkReceive`: allowed before the QP is connected (ndkpi.md §4.7).
-unsafe extern "system" fn receive<H: NicHal>(p: *mut NDK_QP, ctx: *mut c_void, s: *const NDK_SGE, n: u32) -> NTSTATUS {
+unsafe extern "system" fn receive<H: NicHal>(
+    p: *mut NDK_QP,
+    ctx: *mut c_void,
+    s: *const NDK_SGE,
+    n: u32,
+) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP and `n` SGEs.
-    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe { edge::slice(s, n) }) else {
+    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe {
+        edge::slice(s, n)
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
     let mut buf = [Sge::default(); MAX_SGE];
-    let list = match sgl(sges, q.max_recv_sge, q.hal().caps().max_transfer_length, &mut buf) {
+    let list = match sgl(
+        sges,
+        q.max_recv_sge,
+        q.hal().caps().max_transfer_length,
+        &mut buf,
+    ) {
         Ok(l) => l,
         Err(e) => return e,
     };
-    let Some(mut guard) = q.rq.try_lock() else { return STATUS_INVALID_DEVICE_STATE };
+    let Some(mut guard) = q.rq.try_lock() else {
+        return STATUS_INVALID_DEVICE_STATE;
+    };
     // A QP on an SRQ has no receive queue of its own.
-    let Some(rq) = guard.as_mut() else { return STATUS_INVALID_DEVICE_REQUEST };
-    match q.hal().post_recv(rq, &RecvWr { wr_id: ctx as u64, sgl: list }) {
+    let Some(rq) = guard.as_mut() else {
+        return STATUS_INVALID_DEVICE_REQUEST;
+    };
+    match q.hal().post_recv(
+        rq,
+        &RecvWr {
+            wr_id: ctx as u64,
+            sgl: list,
+        },
+    ) {
         Ok(()) => STATUS_SUCCESS,
         Err(e) => status::from_hal(e),
     }
@@ -470,7 +579,9 @@ unsafe extern "system" fn write<H: NicHal>(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP and `n` SGEs.
-    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe { edge::slice(s, n) }) else {
+    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe {
+        edge::slice(s, n)
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
@@ -481,9 +592,22 @@ unsafe extern "system" fn write<H: NicHal>(
         let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
             Payload::Inline(inline_data(sges, q.inline, &mut inline_buf)?)
         } else {
-            Payload::Sgl(sgl(sges, q.max_send_sge, q.hal().caps().max_transfer_length, &mut sge_buf)?)
+            Payload::Sgl(sgl(
+                sges,
+                q.max_send_sge,
+                q.hal().caps().max_transfer_length,
+                &mut sge_buf,
+            )?)
         };
-        let wr = SendWr { wr_id: ctx as u64, op: SendOp::Write { payload, remote_addr, rkey }, flags: wr_flags(flags) };
+        let wr = SendWr {
+            wr_id: ctx as u64,
+            op: SendOp::Write {
+                payload,
+                remote_addr,
+                rkey,
+            },
+            flags: wr_flags(flags),
+        };
         Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
     })())
 }
@@ -498,21 +622,37 @@ unsafe extern "system" fn read<H: NicHal>(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP and `n` SGEs.
-    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe { edge::slice(s, n) }) else {
+    let (Some(qp), Some(sges)) = (unsafe { borrow::<QpBody<H>, _>(p) }, unsafe {
+        edge::slice(s, n)
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
     into_status((|| {
         check_flags(flags, READ_FLAGS)?;
         let mut sge_buf = [Sge::default(); MAX_SGE];
-        let list = sgl(sges, q.max_read_sge, q.hal().caps().max_transfer_length, &mut sge_buf)?;
+        let list = sgl(
+            sges,
+            q.max_read_sge,
+            q.hal().caps().max_transfer_length,
+            &mut sge_buf,
+        )?;
         let mut f = wr_flags(flags);
         // ndkpi.md §4.7: honoured only when the adapter advertises it, otherwise ignored.
         f.set(
             WrFlags::LOCAL_INVALIDATE,
-            flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE != 0 && q.hal().caps().read_local_invalidate,
+            flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE != 0
+                && q.hal().caps().read_local_invalidate,
         );
-        let wr = SendWr { wr_id: ctx as u64, op: SendOp::Read { sgl: list, remote_addr, rkey }, flags: f };
+        let wr = SendWr {
+            wr_id: ctx as u64,
+            op: SendOp::Read {
+                sgl: list,
+                remote_addr,
+                rkey,
+            },
+            flags: f,
+        };
         Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
     })())
 }
@@ -528,17 +668,24 @@ unsafe extern "system" fn bind<H: NicHal>(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP, MR and MW.
-    let (Some(qp), Some(mr), Some(mw)) =
-        (unsafe { (borrow::<QpBody<H>, _>(p), borrow::<MrBody<H>, _>(mr), borrow::<MwBody<H>, _>(mw)) })
-    else {
+    let (Some(qp), Some(mr), Some(mw)) = (unsafe {
+        (
+            borrow::<QpBody<H>, _>(p),
+            borrow::<MrBody<H>, _>(mr),
+            borrow::<MwBody<H>, _>(mw),
+        )
+    }) else {
         return STATUS_INVALID_PARAMETER;
     };
     into_status((|| {
         check_flags(flags, BIND_FLAGS)?;
         let access = op_access(flags) & (Access::REMOTE_READ | Access::REMOTE_WRITE);
-        let (mr_va, mr_len, mr_access) = mr.body.registered_range().ok_or(STATUS_INVALID_PARAMETER)?;
+        let (mr_va, mr_len, mr_access) =
+            mr.body.registered_range().ok_or(STATUS_INVALID_PARAMETER)?;
         let start = va as u64;
-        let end = start.checked_add(length as u64).ok_or(STATUS_INVALID_PARAMETER)?;
+        let end = start
+            .checked_add(length as u64)
+            .ok_or(STATUS_INVALID_PARAMETER)?;
         if start < mr_va || end > mr_va.saturating_add(mr_len) {
             return Err(STATUS_INVALID_PARAMETER);
         }
@@ -548,7 +695,13 @@ unsafe extern "system" fn bind<H: NicHal>(
         }
         let wr = SendWr {
             wr_id: ctx as u64,
-            op: SendOp::Bind { mw_rkey: mw.body.rkey, mr_lkey: mr.body.lkey(), addr: start, length: length as u64, access },
+            op: SendOp::Bind {
+                mw_rkey: mw.body.rkey,
+                mr_lkey: mr.body.lkey(),
+                addr: start,
+                length: length as u64,
+                access,
+            },
             flags: wr_flags(flags),
         };
         let s = qp.body.post(&wr, flags & NDK_OP_FLAG_DEFER != 0);
@@ -575,19 +728,28 @@ unsafe extern "system" fn fast_register<H: NicHal>(
     // SAFETY: NDKPI contract: open QP and MR; `pages` has `page_count` entries. Logical
     // addresses are 8-byte integers, read as unsigned.
     let (Some(qp), Some(mr), Some(pages)) = (unsafe {
-        (borrow::<QpBody<H>, _>(p), borrow::<MrBody<H>, _>(mr), edge::slice(pages.cast::<u64>(), page_count))
+        (
+            borrow::<QpBody<H>, _>(p),
+            borrow::<MrBody<H>, _>(mr),
+            edge::slice(pages.cast::<u64>(), page_count),
+        )
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
     into_status((|| {
         check_flags(flags, FR_FLAGS)?;
-        let (max_pages, remote_ok) = mr.body.fast_register_limits().ok_or(STATUS_INVALID_PARAMETER)?;
+        let (max_pages, remote_ok) = mr
+            .body
+            .fast_register_limits()
+            .ok_or(STATUS_INVALID_PARAMETER)?;
         let access = op_access(flags);
         if access.intersects(Access::REMOTE_READ | Access::REMOTE_WRITE) && !remote_ok {
             return Err(STATUS_ACCESS_VIOLATION);
         }
         let page = PAGE_SIZE as u64;
-        let span = u64::from(page_count).checked_mul(page).ok_or(STATUS_INVALID_PARAMETER)?;
+        let span = u64::from(page_count)
+            .checked_mul(page)
+            .ok_or(STATUS_INVALID_PARAMETER)?;
         let va = base_va as u64;
         if page_count == 0
             || page_count > max_pages
@@ -620,22 +782,32 @@ unsafe extern "system" fn invalidate<H: NicHal>(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: open QP.
-    let Some(qp) = (unsafe { borrow::<QpBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(qp) = (unsafe { borrow::<QpBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if check_flags(flags, COMMON).is_err() {
         return STATUS_INVALID_PARAMETER;
     }
     // ndkpi.md §7.9: the header's ObjectType (ours) tells an MR from an MW.
     // SAFETY: NDKPI contract: `target` is an open MR or MW; `borrow` checks which.
-    let (key, mw) = match unsafe { (borrow::<MrBody<H>, _>(target), borrow::<MwBody<H>, _>(target)) } {
+    let (key, mw) = match unsafe {
+        (
+            borrow::<MrBody<H>, _>(target),
+            borrow::<MwBody<H>, _>(target),
+        )
+    } {
         (Some(mr), _) if mr.body.fast_register_limits().is_some() => (mr.body.lkey(), None),
         (_, Some(mw)) => (mw.body.rkey, Some(mw)),
         _ => return STATUS_INVALID_PARAMETER,
     };
-    let wr = SendWr { wr_id: ctx as u64, op: SendOp::Invalidate { key }, flags: wr_flags(flags) };
+    let wr = SendWr {
+        wr_id: ctx as u64,
+        op: SendOp::Invalidate { key },
+        flags: wr_flags(flags),
+    };
     let s = qp.body.post(&wr, flags & NDK_OP_FLAG_DEFER != 0);
     if let (STATUS_SUCCESS, Some(mw)) = (s, mw) {
         mw.body.set_bound(None);
     }
     s
 }
-

@@ -14,9 +14,9 @@ use hal::NicHal;
 use crate::abi::*;
 use crate::adapter::{Adapter, AdapterBody};
 use crate::device::Lock;
+use crate::edge;
 use crate::endpoint::{self, PortRef};
 use crate::object::{self, borrow, ndk_close, ndk_query_extension, new_obj, Obj, ObjBody};
-use crate::edge;
 
 /// Shared endpoint state.
 pub struct SharedEndpointBody<H: NicHal> {
@@ -60,10 +60,14 @@ impl<H: NicHal> SharedEndpointBody<H> {
         if peers.iter().any(|p| same_peer(p, remote)) {
             return Err(STATUS_ADDRESS_ALREADY_EXISTS);
         }
-        peers.try_reserve(1).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        peers
+            .try_reserve(1)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
         let port = {
             let own = self.port.lock();
-            own.as_ref().ok_or(STATUS_INVALID_DEVICE_STATE)?.share(&self.adapter.body.dev.ports)?
+            own.as_ref()
+                .ok_or(STATUS_INVALID_DEVICE_STATE)?
+                .share(&self.adapter.body.dev.ports)?
         };
         peers.push(*remote);
         Ok(port)
@@ -104,9 +108,13 @@ pub unsafe extern "system" fn ndk_create_shared_endpoint<H: NicHal>(
     pp: *mut *mut NDK_SHARED_ENDPOINT,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open adapter.
-    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(a) = (unsafe { borrow::<AdapterBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: NDKPI contract: `addr` points to `len` readable bytes.
-    let Some(addr) = (unsafe { edge::sockaddr(addr, len) }) else { return STATUS_INVALID_PARAMETER };
+    let Some(addr) = (unsafe { edge::sockaddr(addr, len) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
@@ -135,8 +143,12 @@ unsafe extern "system" fn get_local_address<H: NicHal>(
     len: *mut u32,
 ) -> NTSTATUS {
     // SAFETY: NDKPI contract: `p` is an open shared endpoint.
-    let Some(se) = (unsafe { borrow::<SharedEndpointBody<H>, _>(p) }) else { return STATUS_INVALID_PARAMETER };
-    let Some(a) = se.body.local_address() else { return STATUS_INVALID_DEVICE_STATE };
+    let Some(se) = (unsafe { borrow::<SharedEndpointBody<H>, _>(p) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let Some(a) = se.body.local_address() else {
+        return STATUS_INVALID_DEVICE_STATE;
+    };
     // SAFETY: NDKPI contract: `addr` has `*len` writable bytes; `len` is in/out.
     unsafe { edge::write_sockaddr(addr, len, &a) }
 }

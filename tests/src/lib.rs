@@ -1,6 +1,10 @@
 //! A small NDK consumer for tests: it opens adapters on mock NICs and calls the provider only
 //! through the dispatch tables' `extern "system"` function pointers, with C-ABI callbacks
 //! that record what the provider reported, the way SMB Direct drives a provider.
+//!
+//! The helpers take raw NDK object pointers as a consumer holds them; their contract is
+//! NDKPI's (the object is open), so they are not marked `unsafe` one by one.
+#![allow(clippy::missing_safety_doc, clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
@@ -59,7 +63,11 @@ pub unsafe extern "system" fn on_request(ctx: *mut c_void, status: NTSTATUS) {
     Recorder::push(ctx, Event::Request(status));
 }
 /// `NDK_FN_CREATE_COMPLETION` that records.
-pub unsafe extern "system" fn on_create(ctx: *mut c_void, status: NTSTATUS, obj: *mut NDK_OBJECT_HEADER) {
+pub unsafe extern "system" fn on_create(
+    ctx: *mut c_void,
+    status: NTSTATUS,
+    obj: *mut NDK_OBJECT_HEADER,
+) {
     Recorder::push(ctx, Event::Create(status, obj as usize));
 }
 /// `NDK_FN_CLOSE_COMPLETION` that records.
@@ -98,7 +106,18 @@ impl Node {
         let nic = MockNic::new(fabric, hal::mock::default_caps(), &[ip]);
         let dev = Device::new(nic.clone());
         let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open adapter");
-        Node { nic, dev, adapter, ip }
+        Node {
+            nic,
+            dev,
+            adapter,
+            ip,
+        }
+    }
+
+    /// Lets the device's DPC run: delivers every callback the NICs of the fabric queued.
+    pub fn pump(&self) -> usize {
+        use hal::NicHal;
+        self.nic.platform().run_deferred()
     }
 
     /// The adapter dispatch table.
@@ -153,7 +172,13 @@ pub fn sockaddr(a: SocketAddr) -> ([u8; 28], u32) {
 
 /// An SGE.
 pub fn sge(addr: u64, len: u32, token: u32) -> NDK_SGE {
-    NDK_SGE { Address: NDK_SGE_ADDRESS { LogicalAddress: addr as i64 }, Length: len, MemoryRegionToken: token }
+    NDK_SGE {
+        Address: NDK_SGE_ADDRESS {
+            LogicalAddress: addr as i64,
+        },
+        Length: len,
+        MemoryRegionToken: token,
+    }
 }
 
 /// Consumer-side shorthands for the creates most tests need. Each asserts success.
@@ -166,7 +191,16 @@ pub mod make {
         let mut cq = null_mut();
         // SAFETY: calling the provider through its dispatch table as a consumer.
         let s = unsafe {
-            (n.a().NdkCreateCq)(n.adapter, depth, Some(on_cq), rec.ctx(), null_mut(), Some(on_create), rec.ctx(), &mut cq)
+            (n.a().NdkCreateCq)(
+                n.adapter,
+                depth,
+                Some(on_cq),
+                rec.ctx(),
+                null_mut(),
+                Some(on_create),
+                rec.ctx(),
+                &mut cq,
+            )
         };
         assert_eq!(s, STATUS_SUCCESS);
         cq
@@ -176,7 +210,10 @@ pub mod make {
     pub fn pd(n: &Node) -> *mut NDK_PD {
         let mut pd = null_mut();
         // SAFETY: as above.
-        assert_eq!(unsafe { (n.a().NdkCreatePd)(n.adapter, Some(on_create), null_mut(), &mut pd) }, STATUS_SUCCESS);
+        assert_eq!(
+            unsafe { (n.a().NdkCreatePd)(n.adapter, Some(on_create), null_mut(), &mut pd) },
+            STATUS_SUCCESS
+        );
         pd
     }
 
@@ -186,7 +223,20 @@ pub mod make {
         // SAFETY: as above.
         let s = unsafe {
             let t: &NDK_PD_DISPATCH = table(pd);
-            (t.NdkCreateQp)(pd, cq, cq, qp_ctx as *mut c_void, 16, 16, 2, 2, 64, Some(on_create), null_mut(), &mut qp)
+            (t.NdkCreateQp)(
+                pd,
+                cq,
+                cq,
+                qp_ctx as *mut c_void,
+                16,
+                16,
+                2,
+                2,
+                64,
+                Some(on_create),
+                null_mut(),
+                &mut qp,
+            )
         };
         assert_eq!(s, STATUS_SUCCESS);
         qp
@@ -196,7 +246,10 @@ pub mod make {
     pub fn close<O>(obj: *mut O, rec: &Recorder) -> NTSTATUS {
         // SAFETY: `obj` is an open NDK object; slot 0 of its table is NdkCloseXxx.
         unsafe {
-            let d = *(obj.cast::<u8>().add(0x28).cast::<*const NDK_FN_CLOSE_OBJECT>());
+            let d = *(obj
+                .cast::<u8>()
+                .add(0x28)
+                .cast::<*const NDK_FN_CLOSE_OBJECT>());
             let close: NDK_FN_CLOSE_OBJECT = *d;
             close(obj.cast(), Some(on_close), rec.ctx())
         }

@@ -28,14 +28,28 @@ fn poll_ex(cq: *mut NDK_CQ) -> Vec<NDK_RESULT_EX> {
 }
 
 fn completion(wr_id: u64, status: WcStatus, opcode: WcOpcode) -> Completion {
-    Completion { wr_id, qp_context: 0x77, status, opcode, byte_len: 5, invalidated_rkey: 0xABCD, vendor_error: 0 }
+    Completion {
+        wr_id,
+        qp_context: 0x77,
+        status,
+        opcode,
+        byte_len: 5,
+        invalidated_rkey: 0xABCD,
+        vendor_error: 0,
+    }
 }
 
 #[test]
 fn open_adapter_runs_at_the_highest_minor_of_the_requested_major() {
     let fabric = Fabric::new();
     let n = Node::new(&fabric, "10.1.0.1");
-    for (req, want) in [((1, 1), Ok((1, 2))), ((1, 2), Ok((1, 2))), ((2, 0), Ok((2, 1))), ((1, 3), Err(())), ((3, 0), Err(()))] {
+    for (req, want) in [
+        ((1, 1), Ok((1, 2))),
+        ((1, 2), Ok((1, 2))),
+        ((2, 0), Ok((2, 1))),
+        ((1, 3), Err(())),
+        ((3, 0), Err(())),
+    ] {
         let got = adapter::open(&n.dev, NDK_VERSION::new(req.0, req.1));
         match (got, want) {
             (Ok(a), Ok(v)) => {
@@ -58,16 +72,25 @@ fn query_adapter_info_reports_buffer_too_small_then_the_device_limits() {
     let mut size = 0u32;
     // SAFETY: consumer calls.
     unsafe {
-        assert_eq!((n.a().NdkQueryAdapterInfo)(n.adapter, null_mut(), &mut size), STATUS_BUFFER_TOO_SMALL);
+        assert_eq!(
+            (n.a().NdkQueryAdapterInfo)(n.adapter, null_mut(), &mut size),
+            STATUS_BUFFER_TOO_SMALL
+        );
         assert_eq!(size, 0x68);
         let mut info = std::mem::zeroed::<NDK_ADAPTER_INFO>();
-        assert_eq!((n.a().NdkQueryAdapterInfo)(n.adapter, &mut info, &mut size), STATUS_SUCCESS);
+        assert_eq!(
+            (n.a().NdkQueryAdapterInfo)(n.adapter, &mut info, &mut size),
+            STATUS_SUCCESS
+        );
         assert_eq!((info.Version.Major, info.Version.Minor), (2, 1));
         assert_eq!(info.MaxCqDepth, 4096);
         assert_eq!(info.MaxInlineDataSize, 128);
         assert_eq!(info.RdmaTechnology, NdkRoCEv2);
         assert!(info.FRMRPageCount >= 16);
-        assert_ne!(info.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED, 0);
+        assert_ne!(
+            info.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED,
+            0
+        );
     }
 }
 
@@ -78,7 +101,10 @@ fn created_objects_carry_version_type_and_a_zeroed_reserved_block() {
     let rec = Recorder::new();
     let cq = make::cq(&n, 16, &rec);
     let pd = make::pd(&n);
-    for (p, ty) in [(cq.cast::<c_void>(), NdkObjectTypeCq), (pd.cast(), NdkObjectTypePd)] {
+    for (p, ty) in [
+        (cq.cast::<c_void>(), NdkObjectTypeCq),
+        (pd.cast(), NdkObjectTypePd),
+    ] {
         let h = header(p);
         assert_eq!((h.Version.Major, h.Version.Minor, h.ObjectType), (2, 1, ty));
         assert!(h.NdkReserved.rf.iter().all(|p| p.is_null()));
@@ -94,7 +120,18 @@ fn create_cq_deeper_than_max_cq_depth_is_invalid_parameter() {
     let n = Node::new(&fabric, "10.1.0.1");
     let mut cq = null_mut();
     // SAFETY: consumer call.
-    let s = unsafe { (n.a().NdkCreateCq)(n.adapter, 4097, None, null_mut(), null_mut(), None, null_mut(), &mut cq) };
+    let s = unsafe {
+        (n.a().NdkCreateCq)(
+            n.adapter,
+            4097,
+            None,
+            null_mut(),
+            null_mut(),
+            None,
+            null_mut(),
+            &mut cq,
+        )
+    };
     assert_eq!(s, STATUS_INVALID_PARAMETER);
     assert!(cq.is_null());
     assert_eq!(n.nic.live_objects().cq, 0);
@@ -109,14 +146,26 @@ fn pending_create_completes_through_the_callback_and_leaves_the_out_parameter_al
     let mut cq = null_mut();
     // SAFETY: consumer call.
     let s = unsafe {
-        (n.a().NdkCreateCq)(n.adapter, 16, Some(on_cq), rec.ctx(), null_mut(), Some(on_create), rec.ctx(), &mut cq)
+        (n.a().NdkCreateCq)(
+            n.adapter,
+            16,
+            Some(on_cq),
+            rec.ctx(),
+            null_mut(),
+            Some(on_create),
+            rec.ctx(),
+            &mut cq,
+        )
     };
     assert_eq!(s, STATUS_PENDING);
     assert!(cq.is_null());
     assert!(rec.take().is_empty());
     n.nic.complete_pending();
+    n.pump();
     let ev = rec.take();
-    let [Event::Create(STATUS_SUCCESS, obj)] = ev[..] else { panic!("{ev:?}") };
+    let [Event::Create(STATUS_SUCCESS, obj)] = ev[..] else {
+        panic!("{ev:?}")
+    };
     assert_eq!(header(obj as *mut c_void).ObjectType, NdkObjectTypeCq);
     assert_eq!(close(obj as *mut NDK_CQ, &rec), STATUS_SUCCESS);
 }
@@ -130,11 +179,24 @@ fn pending_create_that_fails_reports_the_status_and_leaves_nothing_behind() {
     let mut cq = null_mut();
     // SAFETY: consumer call.
     let s = unsafe {
-        (n.a().NdkCreateCq)(n.adapter, 16, None, null_mut(), null_mut(), Some(on_create), rec.ctx(), &mut cq)
+        (n.a().NdkCreateCq)(
+            n.adapter,
+            16,
+            None,
+            null_mut(),
+            null_mut(),
+            Some(on_create),
+            rec.ctx(),
+            &mut cq,
+        )
     };
     assert_eq!(s, STATUS_PENDING);
     n.nic.complete_pending_with(HalError::NoResources);
-    assert_eq!(rec.take(), vec![Event::Create(STATUS_INSUFFICIENT_RESOURCES, 0)]);
+    n.pump();
+    assert_eq!(
+        rec.take(),
+        vec![Event::Create(STATUS_INSUFFICIENT_RESOURCES, 0)]
+    );
     assert_eq!(n.nic.live_objects().cq, 0);
 }
 
@@ -162,7 +224,10 @@ fn close_of_cq_with_live_qp_pends_until_qp_closes() {
     let qp = make::qp(pd, cq, 1);
     assert_eq!(close(cq, &rcq), STATUS_PENDING);
     assert_eq!(close(pd, &rcq), STATUS_PENDING);
-    assert!(rcq.take().is_empty(), "antecedents wait for their successor");
+    assert!(
+        rcq.take().is_empty(),
+        "antecedents wait for their successor"
+    );
     assert_eq!(n.nic.live_objects().cq, 1);
     assert_eq!(close(qp, &rqp), STATUS_SUCCESS);
     assert_eq!(rcq.take(), vec![Event::Close, Event::Close]);
@@ -181,9 +246,18 @@ fn posts_on_an_unconnected_qp_fail_inline_and_produce_no_completion() {
     // SAFETY: consumer calls.
     unsafe {
         let t: &NDK_QP_DISPATCH = table(qp);
-        assert_eq!((t.NdkSend)(qp, null_mut(), &s, 1, 0), STATUS_CONNECTION_INVALID);
-        assert_eq!((t.NdkWrite)(qp, null_mut(), &s, 1, 0x2000, 5, 0), STATUS_CONNECTION_INVALID);
-        assert_eq!((t.NdkRead)(qp, null_mut(), &s, 1, 0x2000, 5, 0), STATUS_CONNECTION_INVALID);
+        assert_eq!(
+            (t.NdkSend)(qp, null_mut(), &s, 1, 0),
+            STATUS_CONNECTION_INVALID
+        );
+        assert_eq!(
+            (t.NdkWrite)(qp, null_mut(), &s, 1, 0x2000, 5, 0),
+            STATUS_CONNECTION_INVALID
+        );
+        assert_eq!(
+            (t.NdkRead)(qp, null_mut(), &s, 1, 0x2000, 5, 0),
+            STATUS_CONNECTION_INVALID
+        );
     }
     assert!(poll_ex(cq).is_empty());
     for o in [qp.cast::<c_void>(), pd.cast(), cq.cast()] {
@@ -204,14 +278,26 @@ fn flush_completes_posted_receives_with_status_cancelled_exactly_once() {
     unsafe {
         let t: &NDK_QP_DISPATCH = table(qp);
         for ctx in 1..=3usize {
-            assert_eq!((t.NdkReceive)(qp, ctx as *mut c_void, &s, 1), STATUS_SUCCESS);
+            assert_eq!(
+                (t.NdkReceive)(qp, ctx as *mut c_void, &s, 1),
+                STATUS_SUCCESS
+            );
         }
         (t.NdkFlush)(qp);
     }
     let r = poll_ex(cq);
-    let got: Vec<(NTSTATUS, usize, usize)> =
-        r.iter().map(|r| (r.Status, r.RequestContext as usize, r.QPContext as usize)).collect();
-    assert_eq!(got, vec![(STATUS_CANCELLED, 1, 0x99), (STATUS_CANCELLED, 2, 0x99), (STATUS_CANCELLED, 3, 0x99)]);
+    let got: Vec<(NTSTATUS, usize, usize)> = r
+        .iter()
+        .map(|r| (r.Status, r.RequestContext as usize, r.QPContext as usize))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (STATUS_CANCELLED, 1, 0x99),
+            (STATUS_CANCELLED, 2, 0x99),
+            (STATUS_CANCELLED, 3, 0x99)
+        ]
+    );
     assert!(poll_ex(cq).is_empty());
     for o in [qp.cast::<c_void>(), pd.cast(), cq.cast()] {
         assert_eq!(close(o, &rec), STATUS_SUCCESS);
@@ -228,12 +314,23 @@ fn an_arm_gives_at_most_one_notification() {
     unsafe {
         let t: &NDK_CQ_DISPATCH = table(cq);
         (t.NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY);
-        assert!(n.nic.inject_completion(cq as u64, completion(1, WcStatus::Success, WcOpcode::Send)));
+        n.pump();
+        assert!(n
+            .nic
+            .inject_completion(cq as u64, completion(1, WcStatus::Success, WcOpcode::Send)));
+        n.pump();
         assert_eq!(rec.take(), vec![Event::CqNotify(STATUS_SUCCESS)]);
-        assert!(n.nic.inject_completion(cq as u64, completion(2, WcStatus::Success, WcOpcode::Send)));
-        assert!(rec.take().is_empty(), "no second notification without a new arm");
+        assert!(n
+            .nic
+            .inject_completion(cq as u64, completion(2, WcStatus::Success, WcOpcode::Send)));
+        n.pump();
+        assert!(
+            rec.take().is_empty(),
+            "no second notification without a new arm"
+        );
         // Completions that arrived since the last notification fire a new arm at once.
         (t.NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY);
+        n.pump();
         assert_eq!(rec.take(), vec![Event::CqNotify(STATUS_SUCCESS)]);
     }
     assert_eq!(poll_ex(cq).len(), 2);
@@ -250,9 +347,14 @@ fn errors_arm_ignores_successes_and_reports_an_overrun_as_buffer_overflow() {
     unsafe {
         let t: &NDK_CQ_DISPATCH = table(cq);
         (t.NdkArmCq)(cq, NDK_CQ_NOTIFY_ERRORS);
-        assert!(n.nic.inject_completion(cq as u64, completion(1, WcStatus::Success, WcOpcode::Send)));
-        assert!(rec.take().is_empty());
+        n.pump();
+        assert!(n
+            .nic
+            .inject_completion(cq as u64, completion(1, WcStatus::Success, WcOpcode::Send)));
+        n.pump();
+        assert!(rec.take().is_empty(), "an ERRORS arm ignores successful completions");
         assert!(n.nic.overrun_cq(cq as u64));
+        n.pump();
         assert_eq!(rec.take(), vec![Event::CqNotify(STATUS_BUFFER_OVERFLOW)]);
     }
     assert_eq!(close(cq, &rec), STATUS_SUCCESS);
@@ -264,12 +366,22 @@ fn get_cq_results_ex_reports_receive_and_invalidate_with_the_token() {
     let n = Node::new(&fabric, "10.1.0.1");
     let rec = Recorder::new();
     let cq = make::cq(&n, 16, &rec);
-    assert!(n.nic.inject_completion(cq as u64, completion(9, WcStatus::Success, WcOpcode::ReceiveInvalidate)));
+    assert!(n.nic.inject_completion(
+        cq as u64,
+        completion(9, WcStatus::Success, WcOpcode::ReceiveInvalidate)
+    ));
     let r = poll_ex(cq);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].Type, NdkOperationTypeReceiveAndInvalidate);
     assert_eq!(r[0].TypeSpecificCompletionOutput, 0xABCD);
-    assert_eq!((r[0].BytesTransferred, r[0].QPContext as usize, r[0].RequestContext as usize), (5, 0x77, 9));
+    assert_eq!(
+        (
+            r[0].BytesTransferred,
+            r[0].QPContext as usize,
+            r[0].RequestContext as usize
+        ),
+        (5, 0x77, 9)
+    );
     assert_eq!(r[0].ProviderErrorCode, 0);
     assert_eq!(close(cq, &rec), STATUS_SUCCESS);
 }
@@ -283,9 +395,18 @@ fn interrupt_moderation_rejects_the_maxulong_pair() {
     // SAFETY: consumer calls.
     unsafe {
         let t: &NDK_CQ_DISPATCH = table(cq);
-        assert_eq!((t.NdkControlCqInterruptModeration)(cq, u32::MAX, u32::MAX), STATUS_INVALID_PARAMETER_MIX);
-        assert_eq!((t.NdkControlCqInterruptModeration)(cq, 50, 8), STATUS_SUCCESS);
-        assert_eq!((t.NdkControlCqInterruptModeration)(cq, 0, 0), STATUS_SUCCESS);
+        assert_eq!(
+            (t.NdkControlCqInterruptModeration)(cq, u32::MAX, u32::MAX),
+            STATUS_INVALID_PARAMETER_MIX
+        );
+        assert_eq!(
+            (t.NdkControlCqInterruptModeration)(cq, 50, 8),
+            STATUS_SUCCESS
+        );
+        assert_eq!(
+            (t.NdkControlCqInterruptModeration)(cq, 0, 0),
+            STATUS_SUCCESS
+        );
     }
     assert_eq!(close(cq, &rec), STATUS_SUCCESS);
 }
@@ -296,14 +417,29 @@ fn query_extension_is_not_supported_on_every_object() {
     let n = Node::new(&fabric, "10.1.0.1");
     let rec = Recorder::new();
     let cq = make::cq(&n, 16, &rec);
-    let mut guid = GUID { Data1: 1, Data2: 2, Data3: 3, Data4: [0; 8] };
-    let mut ext = NDK_EXTENSION_INTERFACE { Dispatch: std::ptr::null() };
+    let mut guid = GUID {
+        Data1: 1,
+        Data2: 2,
+        Data3: 3,
+        Data4: [0; 8],
+    };
+    let mut ext = NDK_EXTENSION_INTERFACE {
+        Dispatch: std::ptr::null(),
+    };
     // SAFETY: consumer calls.
     unsafe {
-        let s = (n.a().NdkQueryExtension)(n.adapter.cast(), &mut guid, NDK_VERSION::new(1, 0), &mut ext);
+        let s = (n.a().NdkQueryExtension)(
+            n.adapter.cast(),
+            &mut guid,
+            NDK_VERSION::new(1, 0),
+            &mut ext,
+        );
         assert_eq!(s, STATUS_NOT_SUPPORTED);
         let t: &NDK_CQ_DISPATCH = table(cq);
-        assert_eq!((t.NdkQueryExtension)(cq.cast(), &mut guid, NDK_VERSION::new(1, 0), &mut ext), STATUS_NOT_SUPPORTED);
+        assert_eq!(
+            (t.NdkQueryExtension)(cq.cast(), &mut guid, NDK_VERSION::new(1, 0), &mut ext),
+            STATUS_NOT_SUPPORTED
+        );
     }
     assert_eq!(close(cq, &rec), STATUS_SUCCESS);
 }
@@ -321,15 +457,36 @@ fn closing_everything_leaves_no_device_object() {
     // SAFETY: consumer calls.
     unsafe {
         let t: &NDK_PD_DISPATCH = table(pd);
-        assert_eq!((t.NdkCreateMr)(pd, 1, None, null_mut(), &mut mr), STATUS_SUCCESS);
-        assert_eq!((t.NdkCreateMw)(pd, None, null_mut(), &mut mw), STATUS_SUCCESS);
+        assert_eq!(
+            (t.NdkCreateMr)(pd, 1, None, null_mut(), &mut mr),
+            STATUS_SUCCESS
+        );
+        assert_eq!(
+            (t.NdkCreateMw)(pd, None, null_mut(), &mut mw),
+            STATUS_SUCCESS
+        );
         let m: &NDK_MR_DISPATCH = table(mr);
-        assert_eq!((m.NdkInitializeFastRegisterMr)(mr, 100_000, 1, None, null_mut()), STATUS_IMPLEMENTATION_LIMIT);
-        assert_eq!((m.NdkInitializeFastRegisterMr)(mr, 64, 1, None, null_mut()), STATUS_SUCCESS);
+        assert_eq!(
+            (m.NdkInitializeFastRegisterMr)(mr, 100_000, 1, None, null_mut()),
+            STATUS_IMPLEMENTATION_LIMIT
+        );
+        assert_eq!(
+            (m.NdkInitializeFastRegisterMr)(mr, 64, 1, None, null_mut()),
+            STATUS_SUCCESS
+        );
     }
     let live = n.nic.live_objects();
-    assert_eq!((live.cq, live.pd, live.qp, live.mr, live.mw), (1, 1, 1, 1, 1));
-    for o in [mw.cast::<c_void>(), mr.cast(), qp.cast(), pd.cast(), cq.cast()] {
+    assert_eq!(
+        (live.cq, live.pd, live.qp, live.mr, live.mw),
+        (1, 1, 1, 1, 1)
+    );
+    for o in [
+        mw.cast::<c_void>(),
+        mr.cast(),
+        qp.cast(),
+        pd.cast(),
+        cq.cast(),
+    ] {
         assert_eq!(close(o, &rec), STATUS_SUCCESS);
     }
     assert_eq!(n.nic.live_objects(), hal::mock::LiveObjects::default());

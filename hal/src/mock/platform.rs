@@ -1,6 +1,7 @@
 //! [`MockPlatform`]: host services for tests.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -10,6 +11,9 @@ use crate::platform::{DeferredWork, DmaRegion};
 use crate::{HalResult, Platform};
 
 use super::dma;
+
+/// Distinct deferred work items queued at once without reallocating.
+const DEFERRED_CAPACITY: usize = 64;
 
 /// Time as tests see it: a virtual part the test moves with [`MockPlatform::advance_ns`],
 /// plus (while real time is on) the real monotonic time elapsed since it was switched on.
@@ -37,11 +41,15 @@ impl Clock {
 /// * `stall_us` returns at once (it does not move the clock).
 /// * `page_logical_address(pfn) = pfn << 12`: device logical addresses are host addresses.
 /// * `alloc_dma` is zeroed, page-aligned std memory whose bus address is its host address.
-/// * `defer` runs the work inline.
+/// * `defer` queues the work like a DPC: it runs when the test calls
+///   [`MockPlatform::run_deferred`], outside every provider call, as a DPC runs outside the
+///   call that queued it. Queuing work that is already queued does nothing (like
+///   `KeInsertQueueDpc`), and the queue is preallocated, so queuing never allocates.
 #[derive(Clone)]
 pub struct MockPlatform {
     clock: Arc<Mutex<Clock>>,
     live_dma: Arc<AtomicUsize>,
+    deferred: Arc<Mutex<Vec<DeferredWork>>>,
 }
 
 impl MockPlatform {
@@ -53,7 +61,32 @@ impl MockPlatform {
                 real_since: Some(Instant::now()),
             })),
             live_dma: Arc::new(AtomicUsize::new(0)),
+            deferred: Arc::new(Mutex::new(Vec::with_capacity(DEFERRED_CAPACITY))),
         }
+    }
+
+    /// Runs queued deferred work (and work it queues) until none is left; returns how many
+    /// items ran. This is the tests' "DPC runs now".
+    pub fn run_deferred(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let next = {
+                let mut q = self.deferred.lock();
+                if q.is_empty() {
+                    None
+                } else {
+                    Some(q.remove(0))
+                }
+            };
+            let Some(work) = next else { return ran };
+            work();
+            ran += 1;
+        }
+    }
+
+    /// Deferred work waiting to run.
+    pub fn deferred_count(&self) -> usize {
+        self.deferred.lock().len()
     }
 
     /// Moves time forward by `ns`.
@@ -107,6 +140,9 @@ impl Platform for MockPlatform {
     }
 
     fn defer(&self, work: &DeferredWork) {
-        work();
+        let mut q = self.deferred.lock();
+        if !q.iter().any(|w| Arc::ptr_eq(w, work)) {
+            q.push(work.clone());
+        }
     }
 }
