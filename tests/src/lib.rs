@@ -6,6 +6,8 @@
 //! NDKPI's (the object is open), so they are not marked `unsafe` one by one.
 #![allow(clippy::missing_safety_doc, clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod alloc;
+
 use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -254,4 +256,222 @@ pub mod make {
             close(obj.cast(), Some(on_close), rec.ctx())
         }
     }
+}
+
+/// One side of a connected pair: CQ, PD, QP and a registered 8 KiB buffer.
+pub struct Side {
+    /// The node.
+    pub node: Node,
+    /// Receives completion notifications, create and request completions.
+    pub rec: Box<Recorder>,
+    /// One CQ for both queues.
+    pub cq: *mut NDK_CQ,
+    /// Protection domain.
+    pub pd: *mut NDK_PD,
+    /// The queue pair (QPContext = 0x5150).
+    pub qp: *mut NDK_QP,
+    /// The buffer's memory region.
+    pub mr: *mut NDK_MR,
+    /// Its local token.
+    pub lkey: u32,
+    /// Its remote token.
+    pub rkey: u32,
+    /// The registered buffer.
+    pub buf: hal::mock::HostBuffer,
+    /// The connector bound to the QP.
+    pub conn: *mut NDK_CONNECTOR,
+    _mdl: TestMdl,
+}
+
+/// Bytes of each side's registered buffer.
+pub const SIDE_BUF: u32 = 8192;
+
+impl Side {
+    /// A node with a CQ of `cq_depth`, a PD, a QP of depth 64 and a registered buffer.
+    pub fn new(fabric: &Fabric, ip: &str, cq_depth: u32) -> Side {
+        use std::ptr::null_mut;
+        let node = Node::new(fabric, ip);
+        let rec = Recorder::new();
+        let cq = make::cq(&node, cq_depth, &rec);
+        let pd = make::pd(&node);
+        let mut qp = null_mut();
+        let mut mr = null_mut();
+        let buf = hal::mock::HostBuffer::new(SIDE_BUF as usize);
+        let mut mdl = TestMdl::new(buf.addr(), SIDE_BUF);
+        // SAFETY: consumer calls on objects just created.
+        let (lkey, rkey) = unsafe {
+            let t: &NDK_PD_DISPATCH = table(pd);
+            let s = (t.NdkCreateQp)(
+                pd,
+                cq,
+                cq,
+                0x5150 as *mut c_void,
+                64,
+                64,
+                2,
+                2,
+                64,
+                None,
+                null_mut(),
+                &mut qp,
+            );
+            assert_eq!(s, STATUS_SUCCESS);
+            assert_eq!(
+                (t.NdkCreateMr)(pd, 0, None, null_mut(), &mut mr),
+                STATUS_SUCCESS
+            );
+            let m: &NDK_MR_DISPATCH = table(mr);
+            let flags = NDK_MR_FLAG_ALLOW_LOCAL_WRITE
+                | NDK_MR_FLAG_ALLOW_REMOTE_READ
+                | NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
+            let s = (m.NdkRegisterMr)(mr, mdl.as_ptr(), SIDE_BUF as usize, flags, None, null_mut());
+            assert_eq!(s, STATUS_SUCCESS);
+            (
+                (m.NdkGetLocalTokenFromMr)(mr),
+                (m.NdkGetRemoteTokenFromMr)(mr),
+            )
+        };
+        Side {
+            node,
+            rec,
+            cq,
+            pd,
+            qp,
+            mr,
+            lkey,
+            rkey,
+            buf,
+            conn: null_mut(),
+            _mdl: mdl,
+        }
+    }
+
+    /// The QP's dispatch table.
+    pub fn q(&self) -> &NDK_QP_DISPATCH {
+        // SAFETY: the QP is open.
+        unsafe { table(self.qp) }
+    }
+
+    /// An SGE over `len` bytes of the buffer at `offset`.
+    pub fn sge(&self, offset: u64, len: u32) -> NDK_SGE {
+        sge(self.buf.addr() + offset, len, self.lkey)
+    }
+
+    /// Harvests up to 64 completions with `NdkGetCqResultsEx`.
+    pub fn poll(&self) -> Vec<NDK_RESULT_EX> {
+        let mut out: Vec<NDK_RESULT_EX> = Vec::with_capacity(64);
+        // SAFETY: consumer call with a 64-entry buffer.
+        unsafe {
+            let t: &NDK_CQ_DISPATCH = table(self.cq);
+            let n = (t.NdkGetCqResultsEx)(self.cq, out.as_mut_ptr(), 64);
+            out.set_len(n as usize);
+        }
+        out
+    }
+
+    /// Closes every object of the side (connector first) and the adapter, asserting that the
+    /// device is left with no object.
+    pub fn close(self) {
+        use std::ptr::null_mut;
+        let rec = Recorder::new();
+        if !self.conn.is_null() {
+            assert_eq!(make::close(self.conn, &rec), STATUS_SUCCESS);
+        }
+        assert_eq!(make::close(self.qp, &rec), STATUS_SUCCESS);
+        // SAFETY: consumer call on the open MR.
+        let s = unsafe {
+            (table::<_, NDK_MR_DISPATCH>(self.mr).NdkDeregisterMr)(self.mr, None, null_mut())
+        };
+        assert_eq!(s, STATUS_SUCCESS);
+        for o in [self.mr.cast::<c_void>(), self.pd.cast(), self.cq.cast()] {
+            assert_eq!(make::close(o, &rec), STATUS_SUCCESS);
+        }
+        // SAFETY: every object of the adapter is closed.
+        unsafe { adapter::close::<MockNic>(self.node.adapter) };
+        assert_eq!(
+            self.node.nic.live_objects(),
+            hal::mock::LiveObjects::default()
+        );
+    }
+}
+
+/// Connects `a` (active) to `b` (passive, listening on port 445) through NDK listener and
+/// connector objects; returns the listener, which the caller closes after the connectors.
+pub fn connect(a: &mut Side, b: &mut Side, private_data: &[u8]) -> *mut NDK_LISTENER {
+    use std::ptr::null_mut;
+    let dst: SocketAddr = SocketAddr::new(b.node.ip, 445);
+    let (addr, len) = sockaddr(dst);
+    let (src, slen) = sockaddr(SocketAddr::new(a.node.ip, 0));
+    let mut listener = null_mut();
+    // SAFETY: consumer calls through the dispatch tables, with recorders that outlive them.
+    unsafe {
+        let s = (b.node.a().NdkCreateListener)(
+            b.node.adapter,
+            Some(on_connect),
+            b.rec.ctx(),
+            None,
+            null_mut(),
+            &mut listener,
+        );
+        assert_eq!(s, STATUS_SUCCESS);
+        let lt: &NDK_LISTENER_DISPATCH = table(listener);
+        assert_eq!(
+            (lt.NdkListen)(listener, addr.as_ptr().cast(), len, None, null_mut()),
+            STATUS_SUCCESS
+        );
+        assert_eq!(
+            (a.node.a().NdkCreateConnector)(a.node.adapter, None, null_mut(), &mut a.conn),
+            STATUS_SUCCESS
+        );
+        let ct: &NDK_CONNECTOR_DISPATCH = table(a.conn);
+        let s = (ct.NdkConnect)(
+            a.conn,
+            a.qp,
+            src.as_ptr().cast(),
+            slen,
+            addr.as_ptr().cast(),
+            len,
+            4,
+            4,
+            private_data.as_ptr().cast(),
+            private_data.len() as u32,
+            Some(on_request),
+            a.rec.ctx(),
+        );
+        assert_eq!(s, STATUS_PENDING);
+        b.node.pump();
+        let ev = b.rec.take();
+        let Some(Event::Connect(conn_b)) = ev.first().copied() else {
+            panic!("no connect event: {ev:?}")
+        };
+        b.conn = conn_b as *mut NDK_CONNECTOR;
+        let s = (ct.NdkAcceptEx)(
+            b.conn,
+            b.qp,
+            4,
+            4,
+            null_mut(),
+            0,
+            None,
+            null_mut(),
+            Some(on_request),
+            b.rec.ctx(),
+        );
+        assert!(s == STATUS_PENDING || s == STATUS_SUCCESS, "accept: {s:#x}");
+        a.node.pump();
+        assert_eq!(
+            a.rec.take(),
+            vec![Event::Request(STATUS_SUCCESS)],
+            "connect completes when the peer accepted"
+        );
+        let s = (ct.NdkCompleteConnectEx)(a.conn, None, null_mut(), Some(on_request), a.rec.ctx());
+        assert!(
+            s == STATUS_SUCCESS || s == STATUS_PENDING,
+            "complete: {s:#x}"
+        );
+        b.node.pump();
+        a.rec.take();
+        b.rec.take();
+    }
+    listener
 }

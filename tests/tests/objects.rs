@@ -352,7 +352,10 @@ fn errors_arm_ignores_successes_and_reports_an_overrun_as_buffer_overflow() {
             .nic
             .inject_completion(cq as u64, completion(1, WcStatus::Success, WcOpcode::Send)));
         n.pump();
-        assert!(rec.take().is_empty(), "an ERRORS arm ignores successful completions");
+        assert!(
+            rec.take().is_empty(),
+            "an ERRORS arm ignores successful completions"
+        );
         assert!(n.nic.overrun_cq(cq as u64));
         n.pump();
         assert_eq!(rec.take(), vec![Event::CqNotify(STATUS_BUFFER_OVERFLOW)]);
