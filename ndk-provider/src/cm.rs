@@ -156,7 +156,7 @@ mod tests {
     use core::ptr::null_mut;
     use std::sync::Mutex;
 
-    use hal::mock::{default_caps, Fabric, MockNic};
+    use hal::mock::{default_caps, Fabric, MockNic, MockPlatform};
 
     use crate::abi::*;
     use crate::{adapter, edge, Device};
@@ -170,14 +170,20 @@ mod tests {
         DisconnectEx(u32),
     }
 
-    #[derive(Default)]
-    struct Rec(Mutex<Vec<Ev>>);
+    /// A consumer callback context recording what the provider reported.
+    struct Rec(Mutex<Vec<Ev>>, MockPlatform);
 
     impl Rec {
+        fn new(f: &Fabric) -> Rec {
+            Rec(Mutex::new(Vec::new()), f.platform().clone())
+        }
         fn ctx(&self) -> *mut c_void {
             self as *const Rec as *mut c_void
         }
+        /// Lets the device's DPC run (events are never delivered inside a provider call),
+        /// then takes what was recorded.
         fn take(&self) -> Vec<Ev> {
+            self.1.run_deferred();
             core::mem::take(&mut *self.0.lock().expect("lock"))
         }
         fn push(ctx: *mut c_void, e: Ev) {
@@ -396,7 +402,7 @@ mod tests {
 
     fn pair(f: &Fabric) -> Pair {
         let (a, b) = (node(f, "10.0.0.1"), node(f, "10.0.0.2"));
-        let (ra, rb) = (Rec::default(), Rec::default());
+        let (ra, rb) = (Rec::new(f), Rec::new(f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (qa, qb) = (qp(&a), qp(&b));
@@ -456,7 +462,7 @@ mod tests {
     fn listen_binds_checks_and_reports_its_address() {
         let f = Fabric::new();
         let n = node(&f, "10.0.0.2");
-        let r = Rec::default();
+        let r = Rec::new(&f);
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
@@ -594,7 +600,7 @@ mod tests {
     fn passive_side_reports_the_peer_limits_before_accept() {
         let f = Fabric::new();
         let (a, b) = (node(&f, "10.0.0.1"), node(&f, "10.0.0.2"));
-        let (ra, rb) = (Rec::default(), Rec::default());
+        let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
@@ -624,7 +630,7 @@ mod tests {
     fn reject_refuses_with_private_data_and_pause_refuses_silently() {
         let f = Fabric::new();
         let (a, b) = (node(&f, "10.0.0.1"), node(&f, "10.0.0.2"));
-        let (ra, rb) = (Rec::default(), Rec::default());
+        let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (l, s) = listener(&b, &rb, "10.0.0.2:445");
@@ -698,7 +704,7 @@ mod tests {
     fn connect_validates_before_anything_happens() {
         let f = Fabric::new();
         let a = node(&f, "10.0.0.1");
-        let r = Rec::default();
+        let r = Rec::new(&f);
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (c, q) = (connector(&a), qp(&a));
@@ -788,7 +794,7 @@ mod tests {
     fn close_cancels_a_pending_connect_before_it_completes() {
         let f = Fabric::new();
         let (a, b) = (node(&f, "10.0.0.1"), node(&f, "10.0.0.2"));
-        let (ra, rb) = (Rec::default(), Rec::default());
+        let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
@@ -868,7 +874,7 @@ mod tests {
     fn shared_endpoint_counts_its_connectors_and_one_per_remote() {
         let f = Fabric::new();
         let (a, b) = (node(&f, "10.0.0.1"), node(&f, "10.0.0.2"));
-        let (ra, rb) = (Rec::default(), Rec::default());
+        let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
             let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
