@@ -149,6 +149,7 @@ mod tests {
     //! Connection management end to end on two mock NICs, through the dispatch tables.
     extern crate std;
 
+    use alloc::boxed::Box;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
     use core::ffi::c_void;
@@ -174,8 +175,9 @@ mod tests {
     struct Rec(Mutex<Vec<Ev>>, MockPlatform);
 
     impl Rec {
-        fn new(f: &Fabric) -> Rec {
-            Rec(Mutex::new(Vec::new()), f.platform().clone())
+        /// Boxed: the provider keeps its address as a callback context.
+        fn new(f: &Fabric) -> Box<Rec> {
+            Box::new(Rec(Mutex::new(Vec::new()), f.platform().clone()))
         }
         fn ctx(&self) -> *mut c_void {
             self as *const Rec as *mut c_void
@@ -391,8 +393,8 @@ mod tests {
     struct Pair {
         a: Node,
         b: Node,
-        ra: Rec,
-        rb: Rec,
+        ra: Box<Rec>,
+        rb: Box<Rec>,
         ca: *mut NDK_CONNECTOR,
         cb: *mut NDK_CONNECTOR,
         l: *mut NDK_LISTENER,

@@ -16,15 +16,19 @@
 //! Requests that pend (Connect, Accept, Disconnect) park their callback in the state; it is
 //! taken under the lock by exactly one of: the HAL event that ends the request, a
 //! synchronous failure (then no callback, the status is returned), or the close (then
-//! `STATUS_CANCELLED`, before the close completes). No lock is held across a HAL `cm_*` call
-//! or a consumer callback, and every entry point that makes a HAL call that may deliver
-//! events inline keeps its own reference (ndkpi.md §7.1: the consumer may close the
-//! connector from the callback).
+//! `STATUS_CANCELLED`, before the close completes). The connector's own lock is never held
+//! across a HAL `cm_*` call, and no lock at all across a consumer callback. `cm_connect` and
+//! `cm_accept` run under the QP's lock (`QpBody::with_hal`); an event of the connection that
+//! the device's DPC processes before such a call returned (another processor) has what it
+//! owes the consumer parked (`in_hal`) and handed out by that call once it is done. Entry
+//! points that call the HAL keep their own reference (ndkpi.md §7.1: the consumer may close
+//! the connector from a callback).
 //!
 //! Lifetime: the connector holds its QP, its listener or shared endpoint, and its port
 //! reference until teardown (ndkpi.md §7.1 QP→Connector, Listener→Connector,
 //! SharedEndpoint→Connector; §7.2).
 
+use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::net::SocketAddr;
 
@@ -86,9 +90,12 @@ struct ConnState<H: NicHal> {
     /// The peer disconnected, aborted or gave up.
     peer_gone: bool,
     /// A HAL call made under the QP's lock (`cm_connect`, `cm_accept`: `QpBody::with_hal`)
-    /// is in progress. Backends may deliver events inline from it, so what those events
-    /// (or a close) owe the consumer is parked here and handed out by that call once the
-    /// lock is released: no lock is held across a consumer callback.
+    /// is in progress. An event for this connection can be processed before it returns (on
+    /// another processor's DPC, or from a callback), so what such an event or a close owes
+    /// the consumer is parked here and handed out by that call once it has stored the
+    /// connection id and released the QP's lock: the consumer never sees a Connect complete
+    /// before CompleteConnect can find the connection, and no lock is held across a
+    /// consumer callback.
     in_hal: bool,
     /// A QP flush parked while `in_hal`.
     flush_owed: bool,
@@ -499,6 +506,10 @@ unsafe extern "system" fn connect_with_shared_endpoint<H: NicHal>(
     match se.body.local_address() {
         Some(l) if l.is_ipv4() == remote.is_ipv4() => {}
         _ => return STATUS_INVALID_PARAMETER,
+    }
+    // The endpoint's port lives in its own device's table.
+    if !Arc::ptr_eq(&se.body.adapter().body.dev, &c.body.adapter.body.dev) {
+        return STATUS_INVALID_PARAMETER;
     }
     let me: Connector<H> = (*c).clone();
     let args = ConnectArgs {
@@ -1078,9 +1089,15 @@ unsafe extern "system" fn get_connection_data<H: NicHal>(
 /// `STATUS_BUFFER_TOO_SMALL`; the length always becomes RDS.
 fn private_data_out(data: &[u8], buf: *mut c_void, have: u32, p_len: *mut u32) -> NTSTATUS {
     let rds = u32::try_from(data.len()).unwrap_or(u32::MAX);
-    if buf.is_null() && have > 0 {
-        // ndkpi.md §7.3: invalid, and no consumer does it.
-        return STATUS_INVALID_PARAMETER;
+    if buf.is_null() {
+        if have > 0 {
+            // ndkpi.md §7.3: invalid, and no consumer does it.
+            return STATUS_INVALID_PARAMETER;
+        }
+        // ndkpi.md §7.3: the size query.
+        // SAFETY: `p_len` was read by the caller, so it is non-null and writable.
+        unsafe { edge::out(p_len, rds) };
+        return STATUS_SUCCESS;
     }
     let n = have.min(rds);
     // SAFETY: NDKPI contract: `buf` has `have >= n` writable bytes (n is 0 when NULL).

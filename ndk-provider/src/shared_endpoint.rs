@@ -47,6 +47,11 @@ fn same_peer(a: &SocketAddr, b: &SocketAddr) -> bool {
 }
 
 impl<H: NicHal> SharedEndpointBody<H> {
+    /// The adapter the endpoint was created on.
+    pub fn adapter(&self) -> &Adapter<H> {
+        &self.adapter
+    }
+
     /// The bound local address (with the port chosen for port 0).
     pub fn local_address(&self) -> Option<SocketAddr> {
         self.port.lock().as_ref().map(PortRef::addr)
