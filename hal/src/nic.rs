@@ -175,7 +175,8 @@ pub trait NicHal: Send + Sync + 'static {
     ) -> HalResult<(Self::Srq, Self::SrqPoster, Cmd<()>)>;
     /// Changes the depth of an SRQ (0 keeps it).
     fn modify_srq(&self, srq: &Self::Srq, depth: u32, token: CmdToken) -> HalResult<Cmd<()>>;
-    /// Arms a one-shot [`HalEvent::SrqLimit`] for when queued receives fall below `limit`.
+    /// Arms a one-shot [`HalEvent::SrqLimit`] for when queued receives fall below `limit`;
+    /// raised at once when they already are (ndkpi.md §7.5).
     fn arm_srq_limit(&self, srq: &Self::Srq, limit: u32);
     /// Number of receives queued on the SRQ.
     fn srq_queued(&self, srq: &Self::Srq) -> u32;
@@ -203,7 +204,8 @@ pub trait NicHal: Send + Sync + 'static {
 
     /// Allocates an MR and its keys.
     fn alloc_mr(&self, pd: &Self::Pd, kind: MrKind) -> HalResult<Self::Mr>;
-    /// Registers a page list; completes with [`crate::CmdValue::Keys`].
+    /// Registers a page list; completes with [`crate::CmdValue::Keys`]. The backend copies
+    /// what it needs of `reg` before returning.
     fn register_mr(
         &self,
         mr: &Self::Mr,

@@ -548,6 +548,7 @@ fn start_connect<H: NicHal>(c: &Connector<H>, a: ConnectArgs<'_, H>) -> NTSTATUS
     let caps = hal.caps();
     if a.private_data.len() > caps.max_caller_data as usize
         || a.private_data.len() > MAX_PRIVATE_DATA
+        || !a.qp.body.on_device(dev)
         || a.remote.ip().is_unspecified()
         || a.remote.port() == 0
     {
@@ -886,7 +887,10 @@ fn accept_logic<H: NicHal>(
     let dev = &c.body.adapter.body.dev;
     let hal = dev.hal();
     let caps = hal.caps();
-    if data.len() > caps.max_callee_data as usize || data.len() > MAX_PRIVATE_DATA {
+    if data.len() > caps.max_callee_data as usize
+        || data.len() > MAX_PRIVATE_DATA
+        || !qp.body.on_device(dev)
+    {
         return STATUS_INVALID_PARAMETER;
     }
     let ird = ird.min(caps.max_inbound_read_limit);

@@ -10,7 +10,7 @@ use hal::{CmdToken, CmdValue, HalError, HalEvent, NicHal, Platform};
 use crate::abi::*;
 use crate::endpoint::PortTable;
 use crate::object::{dispatch_token, token_object_type};
-use crate::{adapter, cm, cq, mr, pd, qp, srq};
+use crate::{adapter, cm, connector, cq, listener, mr, mw, pd, qp, shared_endpoint, srq};
 
 /// A lock safe at DISPATCH_LEVEL, from the HAL's platform.
 pub type Lock<H, T> = lock_api::Mutex<<<H as NicHal>::Platform as Platform>::RawLock, T>;
@@ -115,7 +115,14 @@ fn complete_command<H: NicHal>(token: CmdToken, result: Result<CmdValue, HalErro
             NdkObjectTypeQp => dispatch_token::<qp::QpBody<H>>(token, result),
             NdkObjectTypeSrq => dispatch_token::<srq::SrqBody<H>>(token, result),
             NdkObjectTypeMr => dispatch_token::<mr::MrBody<H>>(token, result),
+            NdkObjectTypeMw => dispatch_token::<mw::MwBody<H>>(token, result),
+            NdkObjectTypeConnector => dispatch_token::<connector::ConnectorBody<H>>(token, result),
+            NdkObjectTypeListener => dispatch_token::<listener::ListenerBody<H>>(token, result),
+            NdkObjectTypeSharedEndpoint => {
+                dispatch_token::<shared_endpoint::SharedEndpointBody<H>>(token, result)
+            }
             NdkObjectTypeAdapter => dispatch_token::<adapter::AdapterBody<H>>(token, result),
+            // Every object type is listed; a token names one of them.
             _ => {}
         }
     }

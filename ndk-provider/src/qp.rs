@@ -92,6 +92,11 @@ impl<H: NicHal> QpBody<H> {
         self.pd.body.adapter.body.dev.hal()
     }
 
+    /// True when the QP belongs to `dev` (a connector may only bind QPs of its device).
+    pub fn on_device(&self, dev: &alloc::sync::Arc<crate::device::Device<H>>) -> bool {
+        alloc::sync::Arc::ptr_eq(&self.pd.body.adapter.body.dev, dev)
+    }
+
     /// The device handle (connection establishment binds it).
     pub fn with_hal<R>(&self, f: impl FnOnce(&H::Qp) -> R) -> Option<R> {
         self.hal.lock().as_ref().map(f)
