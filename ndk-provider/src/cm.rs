@@ -175,9 +175,10 @@ mod tests {
     struct Rec(Mutex<Vec<Ev>>, MockPlatform);
 
     impl Rec {
-        /// Boxed: the provider keeps its address as a callback context.
-        fn new(f: &Fabric) -> Box<Rec> {
-            Box::new(Rec(Mutex::new(Vec::new()), f.platform().clone()))
+        /// Shared (`Arc`): the provider keeps its address as a callback context, and an
+        /// `Arc` may move without invalidating that address's provenance (a `Box` may not).
+        fn new(f: &Fabric) -> Arc<Rec> {
+            Arc::new(Rec(Mutex::new(Vec::new()), f.platform().clone()))
         }
         fn ctx(&self) -> *mut c_void {
             self as *const Rec as *mut c_void
@@ -393,8 +394,8 @@ mod tests {
     struct Pair {
         a: Node,
         b: Node,
-        ra: Box<Rec>,
-        rb: Box<Rec>,
+        ra: Arc<Rec>,
+        rb: Arc<Rec>,
         ca: *mut NDK_CONNECTOR,
         cb: *mut NDK_CONNECTOR,
         l: *mut NDK_LISTENER,

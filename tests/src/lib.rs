@@ -40,9 +40,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A boxed recorder whose address is stable for the test.
-    pub fn new() -> Box<Recorder> {
-        Box::default()
+    /// A shared recorder whose address is stable for the test (an `Arc`, which may move
+    /// without invalidating the context pointer the provider keeps; a `Box` may not).
+    pub fn new() -> Arc<Recorder> {
+        Arc::default()
     }
     /// The context pointer to pass to the provider.
     pub fn ctx(&self) -> *mut c_void {
@@ -263,7 +264,7 @@ pub struct Side {
     /// The node.
     pub node: Node,
     /// Receives completion notifications, create and request completions.
-    pub rec: Box<Recorder>,
+    pub rec: Arc<Recorder>,
     /// One CQ for both queues.
     pub cq: *mut NDK_CQ,
     /// Protection domain.
