@@ -52,6 +52,10 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         let mut back = [0u8; 12];
         b.buf.read(0, &mut back);
         assert_eq!(&back, b"send payload");
+        println!(
+            "send    10.0.0.1 -> 10.0.0.2: {:?} arrived in the posted receive",
+            String::from_utf8_lossy(&back)
+        );
 
         // RDMA write into B, then RDMA read it back into A's second page.
         let remote = b.buf.addr() + 5000;
@@ -68,6 +72,10 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         let mut back = [0u8; 16];
         b.buf.read(5000, &mut back);
         assert_eq!(&back, b"written remotely");
+        println!(
+            "write   10.0.0.1 -> 10.0.0.2: {:?} placed at remote offset 5000",
+            String::from_utf8_lossy(&back)
+        );
 
         assert_eq!(
             (qa.NdkRead)(a.qp, ctx(3), &a.sge(4096, 16), 1, remote, b.rkey, 0),
@@ -80,6 +88,10 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         );
         a.buf.read(4096, &mut back);
         assert_eq!(&back, b"written remotely");
+        println!(
+            "read    10.0.0.2 -> 10.0.0.1: {:?} read back into the local sink",
+            String::from_utf8_lossy(&back)
+        );
 
         // A write beyond the remote region fails on the initiator and leaves B untouched.
         let before = b.buf.to_vec();
@@ -94,6 +106,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
             (1, STATUS_REMOTE_RESOURCES, ctx(4))
         );
         assert_eq!(b.buf.to_vec(), before, "target memory unchanged");
+        println!("write beyond the remote region: initiator status {:#x} (STATUS_REMOTE_RESOURCES), target unchanged", e[0].Status);
     }
     let rec = Recorder::new();
     assert_eq!(make::close(a.conn, &rec), STATUS_SUCCESS);
