@@ -15,7 +15,7 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use hal::{Cmd, CmdToken, CmdValue, HalError};
 
@@ -54,7 +54,8 @@ pub trait ObjBody: Sized + Send + Sync + 'static {
 #[repr(C)]
 pub struct NdkObj<B> {
     head: UnsafeCell<NdkHead>,
-    close_func: AtomicUsize,
+    /// The close completion, kept as a pointer (not an integer) so it keeps its provenance.
+    close_func: AtomicPtr<c_void>,
     close_ctx: AtomicUsize,
     closing: AtomicBool,
     /// The object's own state.
@@ -96,12 +97,13 @@ impl<B: ObjBody> NdkObj<B> {
             return None;
         }
         let f = self.close_func.load(Ordering::Acquire);
-        let func: NDK_FN_CLOSE_COMPLETION = if f == 0 {
+        let func: NDK_FN_CLOSE_COMPLETION = if f.is_null() {
             None
         } else {
-            // SAFETY: `f` was stored from a non-null `NDK_FN_CLOSE_COMPLETION` in `close`.
+            // SAFETY: `f` was stored from a non-null `NDK_FN_CLOSE_COMPLETION` in `close`;
+            // function and data pointers have the same size on every Windows target.
             Some(unsafe {
-                core::mem::transmute::<usize, unsafe extern "system" fn(*mut c_void)>(f)
+                core::mem::transmute::<*mut c_void, unsafe extern "system" fn(*mut c_void)>(f)
             })
         };
         Some(Callback {
@@ -152,7 +154,7 @@ pub fn new_obj<B: ObjBody, D>(
             },
             dispatch: dispatch as *const D as *const c_void,
         }),
-        close_func: AtomicUsize::new(0),
+        close_func: AtomicPtr::new(core::ptr::null_mut()),
         close_ctx: AtomicUsize::new(0),
         closing: AtomicBool::new(false),
         body,
@@ -220,8 +222,10 @@ pub unsafe fn dispatch_token<B: ObjBody>(token: CmdToken, result: Result<CmdValu
 
 /// The close protocol shared by every `NdkCloseXxx` (ndkpi.md §4.0, §7.1).
 pub fn close<B: ObjBody>(obj: Obj<B>, cb: Callback<NDK_FN_CLOSE_COMPLETION>) -> NTSTATUS {
-    obj.close_func
-        .store(cb.func.map_or(0, |f| f as usize), Ordering::Release);
+    obj.close_func.store(
+        cb.func.map_or(core::ptr::null_mut(), |f| f as *mut c_void),
+        Ordering::Release,
+    );
     obj.close_ctx.store(cb.ctx.0, Ordering::Release);
     obj.closing.store(true, Ordering::Release);
     B::on_close(&obj);
