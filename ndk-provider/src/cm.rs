@@ -149,7 +149,6 @@ mod tests {
     //! Connection management end to end on two mock NICs, through the dispatch tables.
     extern crate std;
 
-    use alloc::boxed::Box;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
     use core::ffi::c_void;

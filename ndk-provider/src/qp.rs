@@ -115,6 +115,40 @@ impl<H: NicHal> QpBody<H> {
         }
     }
 
+    /// Send and Write: gathers the payload (inline or SGL, ndkpi.md §5.2) and posts the
+    /// request `op` builds around it.
+    fn post_payload<'a>(
+        &self,
+        sges: &'a [NDK_SGE],
+        flags: u32,
+        allowed: u32,
+        wr_id: u64,
+        op: impl for<'p> FnOnce(Payload<'p>) -> SendOp<'p>,
+    ) -> NTSTATUS {
+        if let Err(e) = check_flags(flags, allowed) {
+            return e;
+        }
+        let mut sge_buf = [Sge::default(); MAX_SGE];
+        let mut inline_buf = [0u8; MAX_INLINE_DATA];
+        let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
+            inline_data(sges, self.inline, &mut inline_buf).map(Payload::Inline)
+        } else {
+            let max_len = self.hal().caps().max_transfer_length;
+            sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl)
+        };
+        match payload {
+            Ok(payload) => {
+                let wr = SendWr {
+                    wr_id,
+                    op: op(payload),
+                    flags: wr_flags(flags),
+                };
+                self.post(&wr, flags & NDK_OP_FLAG_DEFER != 0)
+            }
+            Err(e) => e,
+        }
+    }
+
     /// Writes one initiator WQE and rings unless `DEFER` (ndkpi.md §7.7).
     fn post(&self, wr: &SendWr<'_>, defer: bool) -> NTSTATUS {
         if !self.connected.load(Ordering::Acquire) {
@@ -481,31 +515,13 @@ unsafe fn send_common<H: NicHal>(
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let q = &qp.body;
-    into_status((|| {
-        check_flags(flags, SEND_FLAGS)?;
-        let mut sge_buf = [Sge::default(); MAX_SGE];
-        let mut inline_buf = [0u8; MAX_INLINE_DATA];
-        let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
-            Payload::Inline(inline_data(sges, q.inline, &mut inline_buf)?)
-        } else {
-            Payload::Sgl(sgl(
-                sges,
-                q.max_send_sge,
-                q.hal().caps().max_transfer_length,
-                &mut sge_buf,
-            )?)
-        };
-        let wr = SendWr {
-            wr_id: ctx as u64,
-            op: SendOp::Send {
+    qp.body
+        .post_payload(sges, flags, SEND_FLAGS, ctx as u64, |payload| {
+            SendOp::Send {
                 payload,
                 invalidate_rkey,
-            },
-            flags: wr_flags(flags),
-        };
-        Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
-    })())
+            }
+        })
 }
 
 unsafe extern "system" fn send<H: NicHal>(
@@ -589,32 +605,14 @@ unsafe extern "system" fn write<H: NicHal>(
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let q = &qp.body;
-    into_status((|| {
-        check_flags(flags, WRITE_FLAGS)?;
-        let mut sge_buf = [Sge::default(); MAX_SGE];
-        let mut inline_buf = [0u8; MAX_INLINE_DATA];
-        let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
-            Payload::Inline(inline_data(sges, q.inline, &mut inline_buf)?)
-        } else {
-            Payload::Sgl(sgl(
-                sges,
-                q.max_send_sge,
-                q.hal().caps().max_transfer_length,
-                &mut sge_buf,
-            )?)
-        };
-        let wr = SendWr {
-            wr_id: ctx as u64,
-            op: SendOp::Write {
+    qp.body
+        .post_payload(sges, flags, WRITE_FLAGS, ctx as u64, |payload| {
+            SendOp::Write {
                 payload,
                 remote_addr,
                 rkey,
-            },
-            flags: wr_flags(flags),
-        };
-        Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
-    })())
+            }
+        })
 }
 
 unsafe extern "system" fn read<H: NicHal>(
