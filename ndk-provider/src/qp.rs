@@ -126,7 +126,7 @@ impl<H: NicHal> QpBody<H> {
         op: impl for<'p> FnOnce(Payload<'p>) -> SendOp<'p>,
     ) -> NTSTATUS {
         if let Err(e) = check_flags(flags, allowed) {
-            return e;
+            return self.settle(e);
         }
         let mut sge_buf = [Sge::default(); MAX_SGE];
         let mut inline_buf = [0u8; MAX_INLINE_DATA];
@@ -145,8 +145,23 @@ impl<H: NicHal> QpBody<H> {
                 };
                 self.post(&wr, flags & NDK_OP_FLAG_DEFER != 0)
             }
-            Err(e) => e,
+            Err(e) => self.settle(e),
         }
+    }
+
+    /// Every initiator post ends here: a post that fails inline, whatever the reason, first
+    /// submits the deferred requests before it (ndkpi.md §7.7), so none waits forever for a
+    /// doorbell the consumer will not ring.
+    fn settle(&self, status: NTSTATUS) -> NTSTATUS {
+        if status != STATUS_SUCCESS {
+            if let Some(mut guard) = self.sq.try_lock() {
+                if let Some(st) = guard.as_mut().filter(|st| st.unrung) {
+                    self.hal().ring_sq(&mut st.sq);
+                    st.unrung = false;
+                }
+            }
+        }
+        status
     }
 
     /// Writes one initiator WQE and rings unless `DEFER` (ndkpi.md §7.7).
@@ -631,7 +646,7 @@ unsafe extern "system" fn read<H: NicHal>(
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
-    into_status((|| {
+    qp.body.settle(into_status((|| {
         check_flags(flags, READ_FLAGS)?;
         let mut sge_buf = [Sge::default(); MAX_SGE];
         let list = sgl(
@@ -657,7 +672,7 @@ unsafe extern "system" fn read<H: NicHal>(
             flags: f,
         };
         Ok(q.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
-    })())
+    })()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -680,7 +695,7 @@ unsafe extern "system" fn bind<H: NicHal>(
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    into_status((|| {
+    qp.body.settle(into_status((|| {
         check_flags(flags, BIND_FLAGS)?;
         let access = op_access(flags) & (Access::REMOTE_READ | Access::REMOTE_WRITE);
         let (mr_va, mr_len, mr_access) =
@@ -713,7 +728,7 @@ unsafe extern "system" fn bind<H: NicHal>(
             mw.body.set_bound(Some((*mr).clone()));
         }
         Ok(s)
-    })())
+    })()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -739,7 +754,7 @@ unsafe extern "system" fn fast_register<H: NicHal>(
     }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    into_status((|| {
+    qp.body.settle(into_status((|| {
         check_flags(flags, FR_FLAGS)?;
         let (max_pages, remote_ok) = mr
             .body
@@ -775,7 +790,7 @@ unsafe extern "system" fn fast_register<H: NicHal>(
             flags: wr_flags(flags),
         };
         Ok(qp.body.post(&wr, flags & NDK_OP_FLAG_DEFER != 0))
-    })())
+    })()))
 }
 
 unsafe extern "system" fn invalidate<H: NicHal>(
@@ -789,7 +804,7 @@ unsafe extern "system" fn invalidate<H: NicHal>(
         return STATUS_INVALID_PARAMETER;
     };
     if check_flags(flags, COMMON).is_err() {
-        return STATUS_INVALID_PARAMETER;
+        return qp.body.settle(STATUS_INVALID_PARAMETER);
     }
     // ndkpi.md §7.9: the header's ObjectType (ours) tells an MR from an MW.
     // SAFETY: NDKPI contract: `target` is an open MR or MW; `borrow` checks which.
@@ -801,7 +816,7 @@ unsafe extern "system" fn invalidate<H: NicHal>(
     } {
         (Some(mr), _) if mr.body.fast_register_limits().is_some() => (mr.body.lkey(), None),
         (_, Some(mw)) => (mw.body.rkey, Some(mw)),
-        _ => return STATUS_INVALID_PARAMETER,
+        _ => return qp.body.settle(STATUS_INVALID_PARAMETER),
     };
     let wr = SendWr {
         wr_id: ctx as u64,
