@@ -116,3 +116,49 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
     assert_eq!(rec.take(), vec![Event::Close]);
     a.close();
 }
+
+#[test]
+fn an_ipv6_connection_carries_a_send_and_reports_ipv6_addresses() {
+    let fabric = Fabric::new();
+    let mut a = Side::new(&fabric, "fd00::1", 16);
+    let mut b = Side::new(&fabric, "fd00::2", 16);
+    let listener = connect(&mut a, &mut b, b"v6");
+    // SAFETY: consumer calls on connected QPs and open connectors.
+    unsafe {
+        let ct: &NDK_CONNECTOR_DISPATCH = table(a.conn);
+        let mut peer = [0u8; 28];
+        let mut len = 28u32;
+        assert_eq!(
+            (ct.NdkGetPeerAddress)(a.conn, peer.as_mut_ptr().cast(), &mut len),
+            STATUS_SUCCESS
+        );
+        assert_eq!(len, 28, "SOCKADDR_IN6");
+        assert_eq!(u16::from_le_bytes([peer[0], peer[1]]), AF_INET6);
+        assert_eq!(u16::from_be_bytes([peer[2], peer[3]]), 445);
+        let want: std::net::Ipv6Addr = "fd00::2".parse().unwrap();
+        assert_eq!(&peer[8..24], &want.octets());
+
+        assert_eq!(
+            (b.q().NdkReceive)(b.qp, ctx(1), &b.sge(0, 64), 1),
+            STATUS_SUCCESS
+        );
+        a.buf.write(0, b"over IPv6");
+        assert_eq!(
+            (a.q().NdkSend)(a.qp, ctx(2), &a.sge(0, 9), 1, 0),
+            STATUS_SUCCESS
+        );
+        assert_eq!(a.poll()[0].Status, STATUS_SUCCESS);
+        let r = b.poll();
+        assert_eq!((r[0].Status, r[0].BytesTransferred), (STATUS_SUCCESS, 9));
+        let mut back = [0u8; 9];
+        b.buf.read(0, &mut back);
+        assert_eq!(&back, b"over IPv6");
+    }
+    let rec = Recorder::new();
+    assert_eq!(make::close(a.conn, &rec), STATUS_SUCCESS);
+    a.conn = std::ptr::null_mut();
+    assert_eq!(make::close(listener, &rec), STATUS_PENDING);
+    b.close();
+    assert_eq!(rec.take(), vec![Event::Close]);
+    a.close();
+}
