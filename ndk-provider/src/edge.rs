@@ -58,6 +58,40 @@ pub unsafe fn va_bytes<'a>(va: u64, n: u32) -> Option<&'a [u8]> {
     unsafe { slice(va as usize as *const u8, n) }
 }
 
+/// The address of an SGE: a registered virtual address or, with the privileged token, a
+/// logical address (ndkpi.md §5.2); the provider passes it on as a number either way.
+pub fn sge_address(s: &NDK_SGE) -> u64 {
+    // SAFETY: both members of the union are 8 bytes of plain data (a pointer or an i64);
+    // reading the integer view of either is defined.
+    (unsafe { s.Address.LogicalAddress }) as u64
+}
+
+/// Copies a consumer SGL into `out` for the HAL, checking the SGE count against `max_sge`
+/// and the total length against `max_len` (`STATUS_INVALID_PARAMETER`, ndkpi.md §5.1).
+pub fn sgl<'a>(
+    sges: &[NDK_SGE],
+    max_sge: u32,
+    max_len: u32,
+    out: &'a mut [hal::Sge; hal::MAX_SGE],
+) -> Result<&'a [hal::Sge], NTSTATUS> {
+    if sges.len() > max_sge as usize || sges.len() > hal::MAX_SGE {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let mut total: u64 = 0;
+    for (d, s) in out.iter_mut().zip(sges) {
+        *d = hal::Sge {
+            addr: sge_address(s),
+            length: s.Length,
+            lkey: s.MemoryRegionToken,
+        };
+        total = total.saturating_add(u64::from(s.Length));
+    }
+    if total > u64::from(max_len) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    out.get(..sges.len()).ok_or(STATUS_INVALID_PARAMETER)
+}
+
 /// Writes an out parameter; `false` for NULL.
 ///
 /// # Safety

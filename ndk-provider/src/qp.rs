@@ -134,7 +134,7 @@ impl<H: NicHal> QpBody<H> {
             inline_data(sges, self.inline, &mut inline_buf).map(Payload::Inline)
         } else {
             let max_len = self.hal().caps().max_transfer_length;
-            sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl)
+            edge::sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl)
         };
         match payload {
             Ok(payload) => {
@@ -198,34 +198,6 @@ impl<H: NicHal> QpBody<H> {
     }
 }
 
-/// Copies the consumer's SGL into `out`, checking the SGE count and total length.
-fn sgl<'a>(
-    sges: &[NDK_SGE],
-    max_sge: u32,
-    max_len: u32,
-    out: &'a mut [Sge; MAX_SGE],
-) -> Result<&'a [Sge], NTSTATUS> {
-    if sges.len() > max_sge as usize || sges.len() > MAX_SGE {
-        return Err(STATUS_INVALID_PARAMETER);
-    }
-    let mut total: u64 = 0;
-    for (d, s) in out.iter_mut().zip(sges) {
-        // SAFETY: both union members are 8-byte plain integers/pointers; reading the
-        // integer view of either is defined.
-        let addr = unsafe { s.Address.LogicalAddress } as u64;
-        *d = Sge {
-            addr,
-            length: s.Length,
-            lkey: s.MemoryRegionToken,
-        };
-        total = total.saturating_add(u64::from(s.Length));
-    }
-    if total > u64::from(max_len) {
-        return Err(STATUS_INVALID_PARAMETER);
-    }
-    out.get(..sges.len()).ok_or(STATUS_INVALID_PARAMETER)
-}
-
 /// Gathers inline SGE data into `buf` (ndkpi.md §5.2: the token is ignored, the VA is
 /// readable until the post returns; the SGE count limit does not apply).
 fn inline_data<'a>(
@@ -235,8 +207,7 @@ fn inline_data<'a>(
 ) -> Result<&'a [u8], NTSTATUS> {
     let mut n = 0usize;
     for s in sges {
-        // SAFETY: see `sgl`.
-        let va = unsafe { s.Address.LogicalAddress } as u64;
+        let va = edge::sge_address(s);
         // SAFETY: NDKPI guarantees inline buffers are resident and readable during the call.
         let src = unsafe { edge::va_bytes(va, s.Length) }.ok_or(STATUS_INVALID_PARAMETER)?;
         let end = n.checked_add(src.len()).ok_or(STATUS_INVALID_PARAMETER)?;
@@ -577,7 +548,7 @@ unsafe extern "system" fn receive<H: NicHal>(
     };
     let q = &qp.body;
     let mut buf = [Sge::default(); MAX_SGE];
-    let list = match sgl(
+    let list = match edge::sgl(
         sges,
         q.max_recv_sge,
         q.hal().caps().max_transfer_length,
@@ -649,7 +620,7 @@ unsafe extern "system" fn read<H: NicHal>(
     qp.body.settle(into_status((|| {
         check_flags(flags, READ_FLAGS)?;
         let mut sge_buf = [Sge::default(); MAX_SGE];
-        let list = sgl(
+        let list = edge::sgl(
             sges,
             q.max_read_sge,
             q.hal().caps().max_transfer_length,

@@ -156,32 +156,11 @@ impl<H: NicHal> SrqBody<H> {
     /// `NdkSrqReceive` (ndkpi.md §4.6, §7.7): validates and posts without allocating or
     /// waiting for a lock.
     fn receive(&self, wr_id: u64, sges: &[NDK_SGE]) -> NTSTATUS {
-        if sges.len() > self.max_sge as usize {
-            return STATUS_INVALID_PARAMETER;
-        }
         let hal = self.hal();
-        let max_len = hal.caps().max_transfer_length;
         let mut buf = [Sge::default(); MAX_SGE];
-        let mut total: u32 = 0;
-        for (d, s) in buf.iter_mut().zip(sges) {
-            // SAFETY: both members of the `NDK_SGE` address union are 8-byte plain data
-            // (a pointer or an i64); reading the integer view of either is defined.
-            let addr = unsafe { s.Address.LogicalAddress } as u64;
-            *d = Sge {
-                addr,
-                length: s.Length,
-                lkey: s.MemoryRegionToken,
-            };
-            let Some(t) = total.checked_add(s.Length) else {
-                return STATUS_INVALID_PARAMETER;
-            };
-            total = t;
-        }
-        if total > max_len {
-            return STATUS_INVALID_PARAMETER;
-        }
-        let Some(sgl) = buf.get(..sges.len()) else {
-            return STATUS_INVALID_PARAMETER;
+        let sgl = match edge::sgl(sges, self.max_sge, hal.caps().max_transfer_length, &mut buf) {
+            Ok(l) => l,
+            Err(e) => return e,
         };
         let Some(mut guard) = self.poster.try_lock() else {
             return STATUS_INVALID_DEVICE_STATE;
