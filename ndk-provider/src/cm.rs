@@ -111,6 +111,8 @@ pub fn on_event<H: NicHal>(dev: &Device<H>, ev: CmEvent) {
 fn refuse<H: NicHal>(dev: &Device<H>, conn: ConnId) {
     // Nothing more to do if the peer is already gone.
     let _ = dev.hal().cm_reject(conn, &[]);
+    // No connector will ever own this connection: the device can forget it now.
+    dev.hal().cm_release(conn);
 }
 
 /// `ConnectRequest` (ndkpi.md §3 ConnectEvent, §7.3 passive 2): a new connector for the
@@ -147,6 +149,8 @@ fn connect_request<H: NicHal>(dev: &Device<H>, listen_ctx: u64, req: &Incoming) 
 #[cfg(test)]
 mod tests {
     //! Connection management end to end on two mock NICs, through the dispatch tables.
+    //! Every test closes every object it creates, then each adapter, and checks that the
+    //! device is left with no object and no bound port (under Miri, that nothing leaks).
     extern crate std;
 
     use alloc::sync::Arc;
@@ -156,10 +160,12 @@ mod tests {
     use core::ptr::null_mut;
     use std::sync::Mutex;
 
-    use hal::mock::{default_caps, Fabric, MockNic, MockPlatform};
+    use hal::mock::{default_caps, Fabric, LiveObjects, MockNic, MockPlatform};
 
     use crate::abi::*;
-    use crate::{adapter, edge, Device};
+    use crate::adapter::AdapterBody;
+    use crate::karc::KArc;
+    use crate::{adapter, edge, object, Device};
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Ev {
@@ -216,7 +222,7 @@ mod tests {
 
     struct Node {
         nic: Arc<MockNic>,
-        _dev: Arc<Device<MockNic>>,
+        dev: Arc<Device<MockNic>>,
         adapter: *mut NDK_ADAPTER,
     }
 
@@ -224,11 +230,27 @@ mod tests {
         let nic = MockNic::new(f, default_caps(), &[ip.parse().expect("ip")]);
         let dev = Device::new(nic.clone());
         let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open");
-        Node {
-            nic,
-            _dev: dev,
-            adapter,
+        Node { nic, dev, adapter }
+    }
+
+    /// Closes the adapter of a node whose objects are all closed, and checks that the device
+    /// is left with no object and no bound port.
+    fn finish(n: Node) {
+        {
+            // `adapter::close` would wait forever for an object left open: fail instead.
+            // SAFETY: the adapter is open; the borrow ends before it is closed.
+            let a =
+                unsafe { object::borrow::<AdapterBody<MockNic>, _>(n.adapter) }.expect("adapter");
+            assert_eq!(KArc::count(&a), 1, "objects of the adapter left open");
         }
+        // SAFETY: open, and every object created on it is closed.
+        unsafe { adapter::close::<MockNic>(n.adapter) };
+        assert_eq!(
+            n.nic.live_objects(),
+            LiveObjects::default(),
+            "device objects left after every object and the adapter closed"
+        );
+        assert_eq!(n.dev.ports.lock().bound_ports(), 0, "ports left bound");
     }
 
     /// The dispatch table of an object.
@@ -253,8 +275,15 @@ mod tests {
         }
     }
 
-    /// A QP on two CQs of its own, with its PD (all leaked by the tests that do not close).
-    unsafe fn qp(n: &Node) -> *mut NDK_QP {
+    /// A QP on two CQs of its own, with its PD.
+    #[derive(Clone, Copy)]
+    struct Qp {
+        qp: *mut NDK_QP,
+        cq: [*mut NDK_CQ; 2],
+        pd: *mut NDK_PD,
+    }
+
+    unsafe fn qp(n: &Node) -> Qp {
         unsafe {
             let a: &NDK_ADAPTER_DISPATCH = t(n.adapter);
             let (mut c1, mut c2, mut pd, mut qp) = (null_mut(), null_mut(), null_mut(), null_mut());
@@ -301,7 +330,22 @@ mod tests {
                 &mut qp,
             );
             assert_eq!(s, STATUS_SUCCESS);
-            qp
+            Qp {
+                qp,
+                cq: [c1, c2],
+                pd,
+            }
+        }
+    }
+
+    /// Closes a QP, then its CQs and PD: at once, since the connector that used the QP is
+    /// closed and the QP's close released the CQs and the PD.
+    unsafe fn close_qp(q: Qp, rec: &Rec) {
+        unsafe {
+            assert_eq!(close(q.qp, rec), STATUS_SUCCESS);
+            for o in [q.cq[0].cast::<c_void>(), q.cq[1].cast(), q.pd.cast()] {
+                assert_eq!(close(o, rec), STATUS_SUCCESS);
+            }
         }
     }
 
@@ -398,8 +442,8 @@ mod tests {
         ca: *mut NDK_CONNECTOR,
         cb: *mut NDK_CONNECTOR,
         l: *mut NDK_LISTENER,
-        qa: *mut NDK_QP,
-        qb: *mut NDK_QP,
+        qa: Qp,
+        qb: Qp,
     }
 
     fn pair(f: &Fabric) -> Pair {
@@ -412,14 +456,14 @@ mod tests {
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
             assert_eq!(
-                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"hi", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"hi", &ra),
                 STATUS_PENDING
             );
             let cb = connect_event(&rb);
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
             let s = (ct.NdkAccept)(
                 cb,
-                qb,
+                qb.qp,
                 4,
                 2,
                 b"ok!".as_ptr().cast(),
@@ -458,6 +502,27 @@ mod tests {
                 qb,
             }
         }
+    }
+
+    /// Closes everything of a pair, the active connector first, then the adapters; returns
+    /// what each side heard meanwhile.
+    unsafe fn close_pair(p: Pair) -> (Vec<Ev>, Vec<Ev>) {
+        let (ea, eb);
+        // SAFETY: every object of the pair is open; each is closed once.
+        unsafe {
+            assert_eq!(close(p.ca, &p.ra), STATUS_SUCCESS);
+            // Runs the DPC: the passive side hears of the close before its own.
+            ea = p.ra.take();
+            assert_eq!(close(p.cb, &p.rb), STATUS_SUCCESS);
+            assert_eq!(close(p.l, &p.rb), STATUS_SUCCESS);
+            eb = p.rb.take();
+            close_qp(p.qa, &p.ra);
+            close_qp(p.qb, &p.rb);
+        }
+        assert_eq!((p.ra.take(), p.rb.take()), (Vec::new(), Vec::new()));
+        finish(p.a);
+        finish(p.b);
+        (ea, eb)
     }
 
     #[test]
@@ -515,8 +580,10 @@ mod tests {
                 assert_eq!(close(x, &r), STATUS_SUCCESS);
             }
             assert_eq!(n.nic.live_objects().listen, 0);
-            assert_eq!(n._dev.ports.lock().bound_ports(), 0);
+            assert_eq!(n.dev.ports.lock().bound_ports(), 0);
+            assert_eq!(r.take(), []);
         }
+        finish(n);
     }
 
     #[test]
@@ -592,9 +659,13 @@ mod tests {
                 STATUS_CONNECTION_INVALID
             );
             assert_eq!(
-                connect(p.ca, p.qa, "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
+                connect(p.ca, p.qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
                 STATUS_CONNECTION_ACTIVE
             );
+            // Closing the active side of the connection: the passive side hears of it.
+            let (ea, eb) = close_pair(p);
+            assert_eq!(ea, []);
+            assert_eq!(eb, [Ev::Disconnect]);
         }
     }
 
@@ -605,12 +676,13 @@ mod tests {
         let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
-            let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
+            let (l, s) = listener(&b, &rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
+            let qa = qp(&a);
             // Connect asks IRD 8, ORD 32 (clamped to 16).
             assert_eq!(
-                connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
                 STATUS_PENDING
             );
             let cb = connect_event(&rb);
@@ -625,7 +697,16 @@ mod tests {
                 (16, 8, 0),
                 "IRD ← peer ORD, ORD ← peer IRD, clamped"
             );
+            // The request closed unanswered: the active side's connect fails.
+            assert_eq!(close(cb, &rb), STATUS_SUCCESS);
+            assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
+            assert_eq!(close(ca, &ra), STATUS_SUCCESS);
+            assert_eq!(close(l, &rb), STATUS_SUCCESS);
+            close_qp(qa, &ra);
+            assert_eq!((ra.take(), rb.take()), (Vec::new(), Vec::new()));
         }
+        finish(a);
+        finish(b);
     }
 
     #[test]
@@ -640,7 +721,7 @@ mod tests {
             let qa = qp(&a);
             let ca = connector(&a);
             assert_eq!(
-                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
                 STATUS_PENDING
             );
             let cb = connect_event(&rb);
@@ -672,34 +753,57 @@ mod tests {
             (lt.NdkControlConnectEvents)(l, 1);
             let ca = connector(&a);
             assert_eq!(
-                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
                 STATUS_PENDING
             );
             assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             assert_eq!(rb.take(), []);
             assert_eq!(close(ca, &ra), STATUS_SUCCESS);
+            assert_eq!(
+                (a.nic.live_objects().conn, b.nic.live_objects().conn),
+                (0, 0),
+                "the request refused while paused is released"
+            );
             (lt.NdkControlConnectEvents)(l, 0);
             let ca = connector(&a);
             assert_eq!(
-                connect(ca, qa, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
                 STATUS_PENDING
             );
-            let _ = connect_event(&rb);
+            let cb = connect_event(&rb);
 
             // No listener on the port; an address nobody owns.
             let c2 = connector(&a);
+            let q2 = qp(&a);
             assert_eq!(
-                connect(c2, qp(&a), "10.0.0.1:0", "10.0.0.2:446", b"", &ra),
+                connect(c2, q2.qp, "10.0.0.1:0", "10.0.0.2:446", b"", &ra),
                 STATUS_PENDING
             );
             assert_eq!(ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
             let c3 = connector(&a);
+            let q3 = qp(&a);
             assert_eq!(
-                connect(c3, qp(&a), "10.0.0.1:0", "10.0.0.7:445", b"", &ra),
+                connect(c3, q3.qp, "10.0.0.1:0", "10.0.0.7:445", b"", &ra),
                 STATUS_PENDING
             );
             assert_eq!(ra.take(), [Ev::Request(STATUS_IO_TIMEOUT)]);
+
+            // The connect still waiting for an answer is cancelled by its close; the request
+            // it left on the passive side then closes quietly.
+            assert_eq!(close(ca, &ra), STATUS_SUCCESS);
+            assert_eq!(ra.take(), [Ev::Request(STATUS_CANCELLED)]);
+            assert_eq!(close(cb, &rb), STATUS_SUCCESS);
+            for c in [c2, c3] {
+                assert_eq!(close(c, &ra), STATUS_SUCCESS);
+            }
+            assert_eq!(close(l, &rb), STATUS_SUCCESS);
+            for q in [qa, q2, q3] {
+                close_qp(q, &ra);
+            }
+            assert_eq!((ra.take(), rb.take()), (Vec::new(), Vec::new()));
         }
+        finish(a);
+        finish(b);
     }
 
     #[test]
@@ -712,36 +816,36 @@ mod tests {
             let (c, q) = (connector(&a), qp(&a));
             let big = [0u8; 57];
             assert_eq!(
-                connect(c, q, "10.0.0.1:0", "10.0.0.2:445", &big, &r),
+                connect(c, q.qp, "10.0.0.1:0", "10.0.0.2:445", &big, &r),
                 STATUS_INVALID_PARAMETER
             );
             assert_eq!(
-                connect(c, q, "10.0.0.1:0", "[::1]:445", b"", &r),
+                connect(c, q.qp, "10.0.0.1:0", "[::1]:445", b"", &r),
                 STATUS_INVALID_PARAMETER
             );
             assert_eq!(
-                connect(c, q, "10.0.0.1:0", "0.0.0.0:445", b"", &r),
+                connect(c, q.qp, "10.0.0.1:0", "0.0.0.0:445", b"", &r),
                 STATUS_INVALID_PARAMETER
             );
             assert_eq!(
-                connect(c, q, "10.0.0.9:0", "10.0.0.2:445", b"", &r),
+                connect(c, q.qp, "10.0.0.9:0", "10.0.0.2:445", b"", &r),
                 STATUS_INVALID_ADDRESS
             );
             // A port in use by a listener.
-            let (_l, s) = listener(&a, &r, "10.0.0.1:5000");
+            let (l, s) = listener(&a, &r, "10.0.0.1:5000");
             assert_eq!(s, STATUS_SUCCESS);
             assert_eq!(
-                connect(c, q, "10.0.0.1:5000", "10.0.0.2:445", b"", &r),
+                connect(c, q.qp, "10.0.0.1:5000", "10.0.0.2:445", b"", &r),
                 STATUS_SHARING_VIOLATION
             );
             // Nothing stuck: the connector is still usable, and a QP serves one connector.
             assert_eq!(
-                connect(c, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
+                connect(c, q.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
                 STATUS_PENDING
             );
             let c2 = connector(&a);
             assert_eq!(
-                connect(c2, q, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
+                connect(c2, q.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &r),
                 STATUS_CONNECTION_ACTIVE
             );
             assert_eq!(r.take(), [Ev::Request(STATUS_IO_TIMEOUT)]);
@@ -750,7 +854,14 @@ mod tests {
                 local_addr(c2, ct.NdkGetLocalAddress),
                 Err(STATUS_INVALID_DEVICE_STATE)
             );
+            for x in [c2, c] {
+                assert_eq!(close(x, &r), STATUS_SUCCESS);
+            }
+            assert_eq!(close(l, &r), STATUS_SUCCESS);
+            close_qp(q, &r);
+            assert_eq!(r.take(), []);
         }
+        finish(a);
     }
 
     #[test]
@@ -779,16 +890,20 @@ mod tests {
             );
             assert_eq!(p.rb.take(), []);
             // Posts now fail inline.
-            let qt: &NDK_QP_DISPATCH = t(p.qa);
+            let qt: &NDK_QP_DISPATCH = t(p.qa.qp);
             let sge = NDK_SGE {
                 Address: NDK_SGE_ADDRESS { LogicalAddress: 0 },
                 Length: 0,
                 MemoryRegionToken: 0,
             };
             assert_eq!(
-                (qt.NdkSend)(p.qa, null_mut(), &sge, 0, 0),
+                (qt.NdkSend)(p.qa.qp, null_mut(), &sge, 0, 0),
                 STATUS_CONNECTION_INVALID
             );
+            // Disconnected: the closes tell nobody anything more.
+            let (ea, eb) = close_pair(p);
+            assert_eq!(ea, []);
+            assert_eq!(eb, []);
         }
     }
 
@@ -799,11 +914,12 @@ mod tests {
         let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
-            let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
+            let (l, s) = listener(&b, &rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SUCCESS);
             let ca = connector(&a);
+            let qa = qp(&a);
             assert_eq!(
-                connect(ca, qp(&a), "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
+                connect(ca, qa.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &ra),
                 STATUS_PENDING
             );
             let cb = connect_event(&rb);
@@ -811,9 +927,10 @@ mod tests {
             assert_eq!(ra.take(), [Ev::Request(STATUS_CANCELLED)]);
             // The passive side's Accept then fails: the active side is gone.
             let ct: &NDK_CONNECTOR_DISPATCH = t(cb);
+            let qb = qp(&b);
             let s = (ct.NdkAccept)(
                 cb,
-                qp(&b),
+                qb.qp,
                 1,
                 1,
                 null_mut(),
@@ -831,7 +948,13 @@ mod tests {
             );
             assert_eq!(close(cb, &rb), STATUS_SUCCESS);
             assert_eq!(a.nic.live_objects().conn, 0);
+            assert_eq!(close(l, &rb), STATUS_SUCCESS);
+            close_qp(qa, &ra);
+            close_qp(qb, &rb);
+            assert_eq!((ra.take(), rb.take()), (Vec::new(), Vec::new()));
         }
+        finish(a);
+        finish(b);
     }
 
     #[test]
@@ -850,8 +973,9 @@ mod tests {
             assert_eq!(s, STATUS_SHARING_VIOLATION, "port still busy");
             // New requests are refused.
             let c2 = connector(&p.a);
+            let q2 = qp(&p.a);
             assert_eq!(
-                connect(c2, qp(&p.a), "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
+                connect(c2, q2.qp, "10.0.0.1:0", "10.0.0.2:445", b"", &p.ra),
                 STATUS_PENDING
             );
             assert_eq!(p.ra.take(), [Ev::Request(STATUS_CONNECTION_REFUSED)]);
@@ -868,8 +992,16 @@ mod tests {
             assert_eq!(p.ra.take(), [Ev::DisconnectEx(0)]);
             assert_eq!(close(p.ca, &p.ra), STATUS_SUCCESS);
             assert_eq!(p.ra.take(), []);
-            let _ = p.qb;
+            // The rest closes at once.
+            assert_eq!(close(c2, &p.ra), STATUS_SUCCESS);
+            assert_eq!(close(l2, &p.rb), STATUS_SUCCESS);
+            close_qp(p.qa, &p.ra);
+            close_qp(q2, &p.ra);
+            close_qp(p.qb, &p.rb);
+            assert_eq!((p.ra.take(), p.rb.take()), (Vec::new(), Vec::new()));
         }
+        finish(p.a);
+        finish(p.b);
     }
 
     #[test]
@@ -879,7 +1011,7 @@ mod tests {
         let (ra, rb) = (Rec::new(&f), Rec::new(&f));
         // SAFETY: consumer calls through the dispatch tables with live objects.
         unsafe {
-            let (_l, s) = listener(&b, &rb, "10.0.0.2:445");
+            let (l, s) = listener(&b, &rb, "10.0.0.2:445");
             assert_eq!(s, STATUS_SUCCESS);
             let at: &NDK_ADAPTER_DISPATCH = t(a.adapter);
             let mut se = null_mut();
@@ -922,12 +1054,14 @@ mod tests {
             );
             assert_eq!(s, STATUS_SHARING_VIOLATION);
 
-            let ct: &NDK_CONNECTOR_DISPATCH = t(connector(&a));
+            let c0 = connector(&a);
+            let ct: &NDK_CONNECTOR_DISPATCH = t(c0);
             let (d, dl) = sa("10.0.0.2:445");
             let c1 = connector(&a);
+            let q1 = qp(&a);
             let s = (ct.NdkConnectWithSharedEndpoint)(
                 c1,
-                qp(&a),
+                q1.qp,
                 se,
                 d.as_ptr().cast(),
                 dl,
@@ -940,11 +1074,12 @@ mod tests {
             );
             assert_eq!(s, STATUS_PENDING);
             assert_eq!(local_addr(c1, ct.NdkGetLocalAddress), Ok(local));
-            let _ = connect_event(&rb);
+            let cb = connect_event(&rb);
             let c2 = connector(&a);
+            let q2 = qp(&a);
             let s = (ct.NdkConnectWithSharedEndpoint)(
                 c2,
-                qp(&a),
+                q2.qp,
                 se,
                 d.as_ptr().cast(),
                 dl,
@@ -974,7 +1109,18 @@ mod tests {
                 &mut se2,
             );
             assert_eq!(s, STATUS_SUCCESS);
-            let _ = c2;
+            // The rest closes at once: the new endpoint has no connector, and the request
+            // the cancelled connect left on the passive side closes quietly.
+            for x in [se2.cast::<c_void>(), c0.cast(), c2.cast()] {
+                assert_eq!(close(x, &ra), STATUS_SUCCESS);
+            }
+            assert_eq!(close(cb, &rb), STATUS_SUCCESS);
+            assert_eq!(close(l, &rb), STATUS_SUCCESS);
+            close_qp(q1, &ra);
+            close_qp(q2, &ra);
+            assert_eq!((ra.take(), rb.take()), (Vec::new(), Vec::new()));
         }
+        finish(a);
+        finish(b);
     }
 }
