@@ -2,6 +2,7 @@
 //! §7.4).
 
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use hal::{Cmd, CmdToken, CmdValue, Completion, CqParts, HalError, NicHal};
 
@@ -38,6 +39,10 @@ pub struct CqBody<H: NicHal> {
     notify_cb: Callback<NDK_FN_CQ_NOTIFICATION_CALLBACK>,
     notify: Lock<H, NotifyState>,
     pending: Pending<H>,
+    /// Entries the CQ holds (interrupt moderation compares counts with it).
+    depth: AtomicU32,
+    /// The depth a resize in flight will give.
+    resizing_to: AtomicU32,
 }
 
 impl<H: NicHal> ObjBody for CqBody<H> {
@@ -54,6 +59,9 @@ impl<H: NicHal> ObjBody for CqBody<H> {
         }
     }
     fn command_complete(obj: Obj<Self>, kind: TokenKind, result: Result<CmdValue, HalError>) {
+        if kind == TokenKind::Request && result.is_ok() {
+            obj.body.resized();
+        }
         pending::command_complete::<H, Self>(
             obj,
             kind,
@@ -72,6 +80,11 @@ impl<H: NicHal> HasPending<H> for CqBody<H> {
 pub type Cq<H> = Obj<CqBody<H>>;
 
 impl<H: NicHal> CqBody<H> {
+    fn resized(&self) {
+        self.depth
+            .store(self.resizing_to.load(Ordering::Acquire), Ordering::Release);
+    }
+
     /// The device handle, locked, for QP creation.
     pub fn hal_guard(
         &self,
@@ -126,6 +139,8 @@ pub unsafe extern "system" fn ndk_create_cq<H: NicHal>(
         },
         notify: Lock::<H, _>::new(NotifyState::default()),
         pending: Pending::new(),
+        depth: AtomicU32::new(depth),
+        resizing_to: AtomicU32::new(depth),
     };
     let Ok(obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -203,6 +218,7 @@ unsafe extern "system" fn get_cq_results_ex<H: NicHal>(
     }) else {
         return 0;
     };
+    let provider_error_codes = cq.body.adapter.body.version >= NDK_VERSION::new(2, 1);
     harvest(&cq.body, out, |r, c| {
         let base = result(c);
         *r = NDK_RESULT_EX {
@@ -211,8 +227,9 @@ unsafe extern "system" fn get_cq_results_ex<H: NicHal>(
             QPContext: base.QPContext,
             RequestContext: base.RequestContext,
             Type: status::op_type(c.opcode),
-            // ndkpi.md §5.4: 0 on success; written for pre-2.1 consumers too (it is padding).
-            ProviderErrorCode: if base.Status == STATUS_SUCCESS {
+            // ndkpi.md §5.4: 0 on success, and always 0 below NDKPI 2.1, where the field is
+            // padding the consumer does not expect us to fill.
+            ProviderErrorCode: if base.Status == STATUS_SUCCESS || !provider_error_codes {
                 0
             } else {
                 c.vendor_error
@@ -310,6 +327,7 @@ unsafe extern "system" fn resize_cq<H: NicHal>(
     if depth == 0 || depth > hal.caps().max_cq_depth {
         return STATUS_INVALID_PARAMETER;
     }
+    cq.body.resizing_to.store(depth, Ordering::Release);
     pending::request::<H, _, _>(
         &cq,
         request_cb(cb, ctx),
@@ -321,7 +339,7 @@ unsafe extern "system" fn resize_cq<H: NicHal>(
                 _ => Err(HalError::InvalidState),
             }
         },
-        |()| {},
+        |()| cq.body.resized(),
     )
 }
 
@@ -339,7 +357,8 @@ unsafe extern "system" fn control_moderation<H: NicHal>(
     if !hal.caps().cq_interrupt_moderation {
         return STATUS_NOT_SUPPORTED;
     }
-    let count_off = count == u32::MAX || count > hal.caps().max_cq_depth;
+    // ndkpi.md §4.3: a count above this CQ's depth can never be reached: interval only.
+    let count_off = count == u32::MAX || count > cq.body.depth.load(Ordering::Acquire);
     if interval == u32::MAX && count_off {
         return STATUS_INVALID_PARAMETER_MIX;
     }

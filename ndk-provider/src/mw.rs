@@ -1,6 +1,7 @@
 //! `NDK_MW`: memory windows, bound over an MR with `NdkBind` (ndkpi.md §4.5, §7.6).
 
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use hal::{Cmd, CmdToken, HalError, NicHal};
 
@@ -16,7 +17,7 @@ pub struct MwBody<H: NicHal> {
     pd: Pd<H>,
     hal: Lock<H, Option<H::Mw>>,
     /// Remote token, fixed at allocation; valid once a bind call returned.
-    pub rkey: u32,
+    rkey: AtomicU32,
     /// The MR the window is bound over: an antecedent while bound (ndkpi.md §7.1).
     bound: Lock<H, Option<Mr<H>>>,
 }
@@ -32,6 +33,11 @@ impl<H: NicHal> ObjBody for MwBody<H> {
 }
 
 impl<H: NicHal> MwBody<H> {
+    /// The window's remote token.
+    pub fn rkey(&self) -> u32 {
+        self.rkey.load(Ordering::Acquire)
+    }
+
     /// Records the MR a bind or invalidate left the window on.
     pub fn set_bound(&self, mr: Option<Mr<H>>) {
         let old = core::mem::replace(&mut *self.bound.lock(), mr);
@@ -69,32 +75,34 @@ pub unsafe extern "system" fn ndk_create_mw<H: NicHal>(
     if pp.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
+    // The object first, so a device window never outlives a failed allocation.
+    let body = MwBody {
+        pd: (*pd).clone(),
+        hal: Lock::<H, _>::new(None),
+        rkey: AtomicU32::new(0),
+        bound: Lock::<H, _>::new(None),
+    };
+    let Ok(obj) = new_obj(pd.body.adapter.body.version, &Table::<H>::DISPATCH, body) else {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    };
     let hal = pd.body.adapter.body.dev.hal();
     let allocated = match pd.body.hal.lock().as_ref() {
         Some(pd_h) => hal.alloc_mw(pd_h),
         None => Err(HalError::InvalidState),
     };
-    let (mw, rkey) = match allocated {
-        Ok(v) => v,
-        Err(e) => return status::from_hal(e),
-    };
-    let body = MwBody {
-        pd: (*pd).clone(),
-        hal: Lock::<H, _>::new(Some(mw)),
-        rkey,
-        bound: Lock::<H, _>::new(None),
-    };
-    match new_obj(pd.body.adapter.body.version, &Table::<H>::DISPATCH, body) {
-        Ok(obj) => {
-            // SAFETY: `pp` is the non-null out parameter.
-            unsafe { edge::out(pp, crate::object::publish(obj).cast()) };
-            STATUS_SUCCESS
+    match allocated {
+        Ok((mw, rkey)) => {
+            *obj.body.hal.lock() = Some(mw);
+            obj.body.rkey.store(rkey, Ordering::Release);
         }
-        Err(_) => STATUS_INSUFFICIENT_RESOURCES,
+        Err(e) => return status::from_hal(e),
     }
+    // SAFETY: `pp` is the non-null out parameter.
+    unsafe { edge::out(pp, crate::object::publish(obj).cast()) };
+    STATUS_SUCCESS
 }
 
 unsafe extern "system" fn remote_token<H: NicHal>(p: *mut NDK_MW) -> u32 {
     // SAFETY: NDKPI contract: `p` is an open MW.
-    unsafe { borrow::<MwBody<H>, _>(p) }.map_or(0, |m| m.body.rkey)
+    unsafe { borrow::<MwBody<H>, _>(p) }.map_or(0, |m| m.body.rkey())
 }

@@ -685,7 +685,7 @@ unsafe extern "system" fn bind<H: NicHal>(
         let wr = SendWr {
             wr_id: ctx as u64,
             op: SendOp::Bind {
-                mw_rkey: mw.body.rkey,
+                mw_rkey: mw.body.rkey(),
                 mr_lkey: mr.body.lkey(),
                 addr: start,
                 length: length as u64,
@@ -786,7 +786,7 @@ unsafe extern "system" fn invalidate<H: NicHal>(
         )
     } {
         (Some(mr), _) if mr.body.fast_register_limits().is_some() => (mr.body.lkey(), None),
-        (_, Some(mw)) => (mw.body.rkey, Some(mw)),
+        (_, Some(mw)) => (mw.body.rkey(), Some(mw)),
         _ => return qp.body.settle(STATUS_INVALID_PARAMETER),
     };
     let wr = SendWr {
