@@ -35,7 +35,7 @@ pub use cm::{CmEvent, ConnId, PrivateData, MAX_PRIVATE_DATA};
 pub use error::{HalError, HalResult};
 pub use event::{Cmd, CmdToken, CmdValue, CqErrorKind, HalEvent};
 pub use nic::{CqParts, MrKind, NicHal, QpParams, QpParts, Registration};
-pub use platform::Platform;
+pub use platform::{DmaRegion, MmioRegion, Platform};
 pub use wr::{
     Access, Completion, Payload, RecvWr, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
     MAX_INLINE_DATA, MAX_SGE,

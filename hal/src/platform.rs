@@ -126,3 +126,54 @@ impl DmaRegion {
         self.read(offset, &mut b).then(|| u64::from_le_bytes(b))
     }
 }
+
+/// A mapped device register window (a PCI BAR), viewed as a tock-registers block.
+///
+/// In the kernel the driver crate maps the BAR with `NdisMMapIoSpace`; in tests a device
+/// model provides the memory. Backends only ever see typed register blocks.
+#[derive(Debug)]
+pub struct MmioRegion {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: register blocks are accessed only through volatile cell types (tock-registers
+// wraps every register in `UnsafeCell`); sharing the window is what a device requires.
+unsafe impl Send for MmioRegion {}
+// SAFETY: as above.
+unsafe impl Sync for MmioRegion {}
+
+impl MmioRegion {
+    /// Wraps a mapped window.
+    ///
+    /// # Safety
+    /// `base` must point to `len` bytes of device registers (or memory standing in for them,
+    /// made of `UnsafeCell`s) that stay mapped while the region and every block viewed
+    /// through it live, and are aligned to at least 4096 bytes.
+    pub unsafe fn from_raw(base: NonNull<u8>, len: usize) -> MmioRegion {
+        MmioRegion { base, len }
+    }
+
+    /// Length of the window in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty window.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The register block `T` at `offset`, or `None` when it does not fit the window or is
+    /// misaligned. `T` must be a `register_structs!` block (all registers are cells).
+    pub fn block<T>(&self, offset: usize) -> Option<&T> {
+        let end = offset.checked_add(core::mem::size_of::<T>())?;
+        if end > self.len || offset % core::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        // SAFETY: in bounds and aligned (checked above; the base is page-aligned); the memory
+        // is device registers or UnsafeCell-backed, as `from_raw` requires, so a shared
+        // reference to a block of register cells is sound.
+        Some(unsafe { &*self.base.as_ptr().add(offset).cast::<T>() })
+    }
+}
