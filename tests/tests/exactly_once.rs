@@ -362,7 +362,11 @@ impl Model {
     fn flush(&mut self, w: Who) {
         match w {
             Who::A => self.a_to_error(),
-            Who::B => self.b_to_error(),
+            Who::B => {
+                self.b_to_error();
+                // A send of A waiting for a receive at B now meets a QP that never answers.
+                self.progress();
+            }
         }
     }
 
@@ -838,7 +842,8 @@ fn run(case: &Case) {
                 model.a_to_error();
                 model.b_to_error();
             } else {
-                model.b_to_error();
+                // B's QP flushes first: a send of A waiting for a receive at B runs into it.
+                model.flush(Who::B);
                 model.a_to_error();
             }
         }

@@ -166,6 +166,17 @@ impl World {
         if report {
             self.push_event(nic, HalEvent::QpError { qp_ctx: ctx }, Tag::Qp(q));
         }
+        // A peer's send waiting here for a receive (RNR) now meets a QP that will never
+        // answer: let it run into the dead peer (RetryExceeded), as a real requester's retries
+        // would, instead of waiting until its own QP is flushed.
+        let waiting_peer = self
+            .qps
+            .get(q)
+            .and_then(|qp| qp.peer)
+            .filter(|p| self.qps.get(*p).is_some_and(|pq| !pq.executing));
+        if let Some(p) = waiting_peer {
+            self.progress(p);
+        }
     }
 
     /// `post_send`: checks, queues (or flushes at once in the error state).
@@ -272,7 +283,13 @@ impl World {
                 return;
             };
             let (ctx, send_cq) = (qp.ctx, qp.send_cq);
+            if let Some(qp) = self.qps.get_mut(q) {
+                qp.executing = true;
+            }
             let outcome = self.execute(q, &w);
+            if let Some(qp) = self.qps.get_mut(q) {
+                qp.executing = false;
+            }
             if matches!(outcome, Exec::Wait) {
                 return;
             }

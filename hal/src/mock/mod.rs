@@ -1106,6 +1106,7 @@ impl NicHal for MockNic {
                     rung: 0,
                 },
                 rq,
+                executing: false,
             };
             if let Some(s) = p.srq.and_then(|s| w.srqs.get_mut(s.0)) {
                 s.qps.try_reserve(1).map_err(|_| HalError::NoResources)?;

@@ -304,6 +304,8 @@ pub(crate) struct QpState {
     pub(crate) connected_once: bool,
     pub(crate) sq: SqState,
     pub(crate) rq: Option<RqState>,
+    /// The SQ head is executing now (so a peer failing meanwhile does not re-run it).
+    pub(crate) executing: bool,
 }
 
 /// One CQ entry: the completion plus whether it satisfies a solicited-only arm.

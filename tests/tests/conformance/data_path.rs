@@ -1,24 +1,21 @@
-//! The main job: two emulated NICs, connected through NDK listener and connector objects,
-//! moving bytes with send / receive, RDMA write and RDMA read — all through the dispatch
-//! tables, as SMB Direct would.
+//! The main job: two NICs, connected through NDK listener and connector objects, moving
+//! bytes with send / receive, RDMA write and RDMA read — all through the dispatch tables, as
+//! SMB Direct would.
 
-use std::ffi::c_void;
-
-use hal::mock::Fabric;
 use ndk_provider::abi::*;
+use ndk_tests::wr::{ctx, Pair};
 use ndk_tests::*;
 
-fn ctx(n: usize) -> *mut c_void {
-    (0x100 + n) as *mut c_void
-}
+use super::net;
 
-#[test]
-fn send_write_and_read_move_bytes_between_two_adapters() {
-    let fabric = Fabric::new();
-    let mut a = Side::new(&fabric, "10.0.0.1", 64);
-    let mut b = Side::new(&fabric, "10.0.0.2", 64);
-    let listener = connect(&mut a, &mut b, b"hello");
+pub fn send_write_and_read_move_bytes_between_two_adapters<B: Backend>() {
+    let net = net::<B>();
+    let a = Side::<B>::open(&net, "10.0.0.1", 64);
+    let b = Side::<B>::open(&net, "10.0.0.2", 64);
+    let p = Pair::connect_with(a, b, b"hello");
+    let (a, b) = (&p.a, &p.b);
     let (qa, qb) = (a.q(), b.q());
+    let name = B::name();
     // SAFETY: consumer calls on connected QPs; SGEs name registered memory.
     unsafe {
         // Send / receive.
@@ -31,14 +28,14 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
             (qa.NdkSend)(a.qp, ctx(1), &a.sge(0, 12), 1, 0),
             STATUS_SUCCESS
         );
-        let ca = a.poll();
+        let ca = a.wait_completions(1);
         assert_eq!(ca.len(), 1);
         assert_eq!(
             (ca[0].Status, ca[0].RequestContext, ca[0].Type),
             (STATUS_SUCCESS, ctx(1), NdkOperationTypeSend)
         );
         assert_eq!(ca[0].QPContext as usize, 0x5150);
-        let cb = b.poll();
+        let cb = b.wait_completions(1);
         assert_eq!(cb.len(), 1);
         assert_eq!(
             (
@@ -53,7 +50,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         b.buf.read(0, &mut back);
         assert_eq!(&back, b"send payload");
         println!(
-            "send    10.0.0.1 -> 10.0.0.2: {:?} arrived in the posted receive",
+            "[{name}] send    10.0.0.1 -> 10.0.0.2: {:?} arrived in the posted receive",
             String::from_utf8_lossy(&back)
         );
 
@@ -64,7 +61,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
             (qa.NdkWrite)(a.qp, ctx(2), &a.sge(100, 16), 1, remote, b.rkey, 0),
             STATUS_SUCCESS
         );
-        let w = a.poll();
+        let w = a.wait_completions(1);
         assert_eq!(
             (w.len(), w[0].Status, w[0].Type),
             (1, STATUS_SUCCESS, NdkOperationTypeWrite)
@@ -73,7 +70,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         b.buf.read(5000, &mut back);
         assert_eq!(&back, b"written remotely");
         println!(
-            "write   10.0.0.1 -> 10.0.0.2: {:?} placed at remote offset 5000",
+            "[{name}] write   10.0.0.1 -> 10.0.0.2: {:?} placed at remote offset 5000",
             String::from_utf8_lossy(&back)
         );
 
@@ -81,7 +78,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
             (qa.NdkRead)(a.qp, ctx(3), &a.sge(4096, 16), 1, remote, b.rkey, 0),
             STATUS_SUCCESS
         );
-        let r = a.poll();
+        let r = a.wait_completions(1);
         assert_eq!(
             (r.len(), r[0].Status, r[0].Type),
             (1, STATUS_SUCCESS, NdkOperationTypeRead)
@@ -89,7 +86,7 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
         a.buf.read(4096, &mut back);
         assert_eq!(&back, b"written remotely");
         println!(
-            "read    10.0.0.2 -> 10.0.0.1: {:?} read back into the local sink",
+            "[{name}] read    10.0.0.2 -> 10.0.0.1: {:?} read back into the local sink",
             String::from_utf8_lossy(&back)
         );
 
@@ -100,29 +97,23 @@ fn send_write_and_read_move_bytes_between_two_adapters() {
             (qa.NdkWrite)(a.qp, ctx(4), &a.sge(100, 16), 1, end, b.rkey, 0),
             STATUS_SUCCESS
         );
-        let e = a.poll();
+        let e = a.wait_completions(1);
         assert_eq!(
             (e.len(), e[0].Status, e[0].RequestContext),
             (1, STATUS_REMOTE_RESOURCES, ctx(4))
         );
         assert_eq!(b.buf.to_vec(), before, "target memory unchanged");
-        println!("write beyond the remote region: initiator status {:#x} (STATUS_REMOTE_RESOURCES), target unchanged", e[0].Status);
+        println!("[{name}] write beyond the remote region: initiator status {:#x} (STATUS_REMOTE_RESOURCES), target unchanged", e[0].Status);
     }
-    let rec = Recorder::new();
-    assert_eq!(make::close(a.conn, &rec), STATUS_SUCCESS);
-    a.conn = std::ptr::null_mut();
-    assert_eq!(make::close(listener, &rec), STATUS_PENDING);
-    b.close();
-    assert_eq!(rec.take(), vec![Event::Close]);
-    a.close();
+    p.close();
 }
 
-#[test]
-fn an_ipv6_connection_carries_a_send_and_reports_ipv6_addresses() {
-    let fabric = Fabric::new();
-    let mut a = Side::new(&fabric, "fd00::1", 16);
-    let mut b = Side::new(&fabric, "fd00::2", 16);
-    let listener = connect(&mut a, &mut b, b"v6");
+pub fn an_ipv6_connection_carries_a_send_and_reports_ipv6_addresses<B: Backend>() {
+    let net = net::<B>();
+    let a = Side::<B>::open(&net, "fd00::1", 16);
+    let b = Side::<B>::open(&net, "fd00::2", 16);
+    let p = Pair::connect_with(a, b, b"v6");
+    let (a, b) = (&p.a, &p.b);
     // SAFETY: consumer calls on connected QPs and open connectors.
     unsafe {
         let ct: &NDK_CONNECTOR_DISPATCH = table(a.conn);
@@ -147,18 +138,12 @@ fn an_ipv6_connection_carries_a_send_and_reports_ipv6_addresses() {
             (a.q().NdkSend)(a.qp, ctx(2), &a.sge(0, 9), 1, 0),
             STATUS_SUCCESS
         );
-        assert_eq!(a.poll()[0].Status, STATUS_SUCCESS);
-        let r = b.poll();
+        assert_eq!(a.wait_completions(1)[0].Status, STATUS_SUCCESS);
+        let r = b.wait_completions(1);
         assert_eq!((r[0].Status, r[0].BytesTransferred), (STATUS_SUCCESS, 9));
         let mut back = [0u8; 9];
         b.buf.read(0, &mut back);
         assert_eq!(&back, b"over IPv6");
     }
-    let rec = Recorder::new();
-    assert_eq!(make::close(a.conn, &rec), STATUS_SUCCESS);
-    a.conn = std::ptr::null_mut();
-    assert_eq!(make::close(listener, &rec), STATUS_PENDING);
-    b.close();
-    assert_eq!(rec.take(), vec![Event::Close]);
-    a.close();
+    p.close();
 }

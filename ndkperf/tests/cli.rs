@@ -1,0 +1,199 @@
+//! Smoke tests of `ndkperf`: the binary with tiny iteration counts, its JSON summary parsed,
+//! its chart written; and the measurement over a mock NIC that completes asynchronously.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use clap::Parser;
+use serde_json::Value;
+
+fn ndkperf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ndkperf"))
+        .args(args)
+        .output()
+        .expect("run ndkperf")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "ndkperf failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("stdout is one JSON document")
+}
+
+/// The latency percentiles are ordered and the point moved data that was checked.
+fn check_point(p: &Value, op: &str, size: u64, iters: u64) {
+    assert_eq!(p["op"], op);
+    assert_eq!(p["size"], size);
+    assert_eq!(p["iters"], iters);
+    assert!(p["gbps"].as_f64().unwrap() > 0.0);
+    assert!(p["mmsg_per_s"].as_f64().unwrap() > 0.0);
+    let l = &p["latency_ns"];
+    let v = |k: &str| l[k].as_u64().unwrap();
+    assert!(v("min") <= v("p50") && v("p50") <= v("p99"), "{l}");
+    assert!(v("p99") <= v("p999") && v("p999") <= v("max"), "{l}");
+    assert_eq!(
+        p["verified"]["stamped"], iters,
+        "every request's stamp arrived"
+    );
+    assert!(p["verified"]["full"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn json_summary_of_one_write_point() {
+    let o = ndkperf(&[
+        "--json", "--op", "write", "--size", "4096", "--iters", "300",
+    ]);
+    let r = json(&o);
+    assert_eq!(r["tool"], "ndkperf");
+    assert_eq!(r["transport"], "mock");
+    assert_eq!(r["depth"], 16);
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1);
+    check_point(&points[0], "write", 4096, 300);
+    assert!(o.stderr.is_empty(), "no progress bar with --json");
+}
+
+#[test]
+fn a_sweep_of_every_op_and_its_chart() {
+    let svg = tmp("sweep.svg");
+    let o = ndkperf(&[
+        "--json",
+        "--iters",
+        "64",
+        "--size",
+        "64,1K,17",
+        "--depth",
+        "4",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let r = json(&o);
+    let points = r["points"].as_array().unwrap();
+    let got: Vec<(&str, u64)> = points
+        .iter()
+        .map(|p| (p["op"].as_str().unwrap(), p["size"].as_u64().unwrap()))
+        .collect();
+    let mut want = Vec::new();
+    for op in ["send", "write", "read"] {
+        for size in [17, 64, 1024] {
+            want.push((op, size));
+        }
+    }
+    assert_eq!(got, want, "ops in order, sizes ascending");
+    for p in points {
+        check_point(
+            p,
+            p["op"].as_str().unwrap(),
+            p["size"].as_u64().unwrap(),
+            64,
+        );
+    }
+    let chart = std::fs::read_to_string(&svg).expect("the chart was written");
+    assert!(chart.starts_with("<svg"));
+    for text in [
+        "Bandwidth",
+        "Median latency",
+        "send",
+        "write",
+        "read",
+        "1 KiB",
+    ] {
+        assert!(chart.contains(text), "{text} in the chart");
+    }
+}
+
+#[test]
+fn the_table_has_a_row_per_point() {
+    let o = ndkperf(&["--iters", "50", "--size", "64,256", "--op", "read"]);
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("ndkperf "), "{out}");
+    assert!(
+        lines[1].contains("Gb/s") && lines[1].contains("p99.9 us"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("read") && lines[2].contains(" 64 "),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("read") && lines[3].contains(" 256 "),
+        "{out}"
+    );
+    assert!(lines[4].starts_with("2 points in"), "{out}");
+}
+
+#[test]
+fn rocev2_and_iwarp_are_accepted_but_not_built_yet() {
+    for t in ["rocev2", "iwarp"] {
+        let o = ndkperf(&["--transport", t, "--iters", "1"]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not built yet") && err.contains(t), "{err}");
+    }
+    let o = ndkperf(&["--transport", "infiniband"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown transport is a usage error"
+    );
+}
+
+#[test]
+fn pcap_on_the_mock_warns_that_there_is_no_wire() {
+    let pcap = tmp("mock.pcap");
+    let o = ndkperf(&[
+        "--json",
+        "--op",
+        "send",
+        "--size",
+        "64",
+        "--iters",
+        "10",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    json(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no wire"), "{err}");
+    assert!(!pcap.exists());
+}
+
+#[test]
+fn bad_sizes_and_depths_are_usage_errors() {
+    for args in [
+        &["--size", "0"][..],
+        &["--size", "lots"],
+        &["--depth", "0"],
+        &["--iters", "0"],
+        &["--loss", "2"],
+    ] {
+        let o = ndkperf(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn the_measurement_waits_for_a_nic_that_completes_asynchronously() {
+    let args =
+        ndkperf::Args::parse_from(["ndkperf", "--iters", "100", "--size", "64,4K", "--json"]);
+    let mut out = Vec::new();
+    let r = ndkperf::run::<ndk_tests::AsyncMockBackend>(&args, &mut out).expect("run");
+    assert!(out.is_empty(), "the caller prints the JSON");
+    assert_eq!(r.backend, "mock-async");
+    assert_eq!(r.points.len(), 6);
+    for p in &r.points {
+        assert_eq!(p.verified.stamped, 100);
+        assert!(p.latency_ns.p50 <= p.latency_ns.p999);
+    }
+}
