@@ -43,11 +43,14 @@ pub struct CqBody<H: NicHal> {
     depth: AtomicU32,
     /// The depth a resize in flight will give.
     resizing_to: AtomicU32,
+    /// The device context (the object's address), registered with the device while live.
+    ctx: u64,
 }
 
 impl<H: NicHal> ObjBody for CqBody<H> {
     const TYPE: NDK_OBJECT_TYPE = NdkObjectTypeCq;
     fn teardown(&mut self, token: CmdToken) -> Cmd<()> {
+        self.adapter.body.dev.unregister_cq(self.ctx);
         match (self.hal.get_mut().take(), self.poller.get_mut().take()) {
             (Some(cq), Some(poller)) => self
                 .adapter
@@ -141,12 +144,20 @@ pub unsafe extern "system" fn ndk_create_cq<H: NicHal>(
         pending: Pending::new(),
         depth: AtomicU32::new(depth),
         resizing_to: AtomicU32::new(depth),
+        ctx: 0,
     };
-    let Ok(obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
+    let Ok(mut obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
         return STATUS_INSUFFICIENT_RESOURCES;
     };
+    let cq_ctx = KArc::as_ptr(&obj) as u64;
+    match KArc::get_mut(&mut obj) {
+        Some(o) => o.body.ctx = cq_ctx,
+        None => return STATUS_INSUFFICIENT_RESOURCES,
+    }
+    if let Err(s) = a.body.dev.register_cq(cq_ctx) {
+        return s;
+    }
     pending::create::<H, _, _>(obj, create_cb(cb, ctx), pp, |obj, token| {
-        let cq_ctx = KArc::as_ptr(obj) as u64;
         let (parts, cmd) = hal.create_cq(depth, cq_ctx, token)?;
         *obj.body.hal.lock() = Some(parts.cq);
         *obj.body.poller.lock() = Some(parts.poller);
@@ -280,10 +291,13 @@ unsafe extern "system" fn arm_cq<H: NicHal>(p: *mut NDK_CQ, ty: u32) {
 pub fn on_notify<H: NicHal>(cq_ctx: u64, event: NTSTATUS) {
     // SAFETY: `cq_ctx` is the address of a CQ the device still holds (its destroy has not
     // completed, NicHal contract); the upgrade fails if it is being torn down.
-    let Some(cq) = (unsafe { KArc::<crate::object::NdkObj<CqBody<H>>>::upgrade_raw(cq_ctx) })
-    else {
-        return;
-    };
+    if let Some(cq) = unsafe { KArc::<crate::object::NdkObj<CqBody<H>>>::upgrade_raw(cq_ctx) } {
+        notify(cq, event);
+    }
+}
+
+/// Delivers a notification or error to the CQ's consumer if it is armed (see `on_notify`).
+pub fn notify<H: NicHal>(cq: Cq<H>, event: NTSTATUS) {
     if cq.is_closing() {
         return;
     }

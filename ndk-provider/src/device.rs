@@ -2,6 +2,7 @@
 //! every NDK adapter opened on it shares (the port space of listeners and endpoints).
 
 use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use hal::platform::DeferredWork;
@@ -9,7 +10,8 @@ use hal::{CmdToken, CmdValue, HalError, HalEvent, NicHal, Platform};
 
 use crate::abi::*;
 use crate::endpoint::PortTable;
-use crate::object::{dispatch_token, token_object_type};
+use crate::karc::KArc;
+use crate::object::{dispatch_token, token_object_type, NdkObj};
 use crate::{adapter, cm, connector, cq, listener, mr, mw, pd, qp, shared_endpoint, srq};
 
 /// A lock safe at DISPATCH_LEVEL, from the HAL's platform.
@@ -20,6 +22,8 @@ pub struct Device<H: NicHal> {
     hal: Arc<H>,
     /// Ports bound by listeners, shared endpoints and connectors (ndkpi.md §7.2).
     pub ports: Lock<H, PortTable>,
+    /// Contexts of the live CQs, to tell each of them when the device fails.
+    cqs: Lock<H, Vec<u64>>,
     event_requests: AtomicUsize,
 }
 
@@ -34,6 +38,7 @@ impl<H: NicHal> Device<H> {
         let dev = Arc::new(Device {
             hal,
             ports: Lock::<H, _>::new(PortTable::new()),
+            cqs: Lock::<H, _>::new(Vec::new()),
             event_requests: AtomicUsize::new(0),
         });
         let weak: Weak<Device<H>> = Arc::downgrade(&dev);
@@ -80,6 +85,45 @@ impl<H: NicHal> Device<H> {
         }
     }
 
+    /// Records a CQ (its device context) as live; fails only when memory is short.
+    pub fn register_cq(&self, ctx: u64) -> Result<(), NTSTATUS> {
+        let mut cqs = self.cqs.lock();
+        cqs.try_reserve(1)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        cqs.push(ctx);
+        Ok(())
+    }
+
+    /// Forgets a CQ; called by its teardown before its memory goes.
+    pub fn unregister_cq(&self, ctx: u64) {
+        let mut cqs = self.cqs.lock();
+        if let Some(i) = cqs.iter().position(|c| *c == ctx) {
+            cqs.swap_remove(i);
+        }
+    }
+
+    fn fail_cqs(&self) {
+        let live = {
+            let cqs = self.cqs.lock();
+            let mut live = Vec::new();
+            if live.try_reserve(cqs.len()).is_err() {
+                return;
+            }
+            for ctx in cqs.iter() {
+                // SAFETY: registered CQs are unregistered, under this lock, by their teardown
+                // before their memory is freed; the upgrade refuses one being torn down.
+                if let Some(cq) = unsafe { KArc::<NdkObj<cq::CqBody<H>>>::upgrade_raw(*ctx) } {
+                    live.push(cq);
+                }
+            }
+            live
+        };
+        // Callbacks run outside the lock.
+        for cq in live {
+            cq::notify(cq, STATUS_INTERNAL_ERROR);
+        }
+    }
+
     fn dispatch(&self, ev: HalEvent) {
         match ev {
             HalEvent::CommandComplete { token, result } => complete_command::<H>(token, result),
@@ -96,8 +140,9 @@ impl<H: NicHal> Device<H> {
             // The QP's requests complete in error through its CQs; nothing else to tell.
             HalEvent::QpError { .. } => {}
             HalEvent::Cm(ev) => cm::on_event::<H>(self, ev),
-            // Every queue of the device reports its own flushes and CQ errors.
-            HalEvent::DeviceFatal | HalEvent::DeviceRemoved => {}
+            // The device flushes every QP itself; each CQ also reports the failure to an
+            // armed consumer (ndkpi.md §3: STATUS_INTERNAL_ERROR, CQ and QPs unusable).
+            HalEvent::DeviceFatal | HalEvent::DeviceRemoved => self.fail_cqs(),
         }
     }
 }

@@ -122,6 +122,16 @@ impl<T: Finalize> KArc<T> {
         Some(Last { ptr })
     }
 
+    /// Unique access while this is the only reference (to finish initializing a new object).
+    pub fn get_mut(this: &mut KArc<T>) -> Option<&mut T> {
+        if this.inner().refs.load(Ordering::Acquire) != 1 {
+            return None;
+        }
+        // SAFETY: the count is 1 and we hold that reference mutably, so no other reference
+        // exists (and none can be made from a raw address: none was handed out).
+        Some(unsafe { &mut this.ptr.as_mut().value })
+    }
+
     /// Current reference count (diagnostics and tests).
     pub fn count(this: &KArc<T>) -> usize {
         this.inner().refs.load(Ordering::Relaxed)

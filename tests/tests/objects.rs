@@ -495,3 +495,38 @@ fn closing_everything_leaves_no_device_object() {
     assert_eq!(n.nic.live_objects(), hal::mock::LiveObjects::default());
     let _: &Device<hal::mock::MockNic> = &n.dev;
 }
+
+#[test]
+fn a_device_failure_reaches_every_armed_cq_as_internal_error() {
+    for remove in [false, true] {
+        let fabric = Fabric::new();
+        let n = Node::new(&fabric, "10.1.0.1");
+        let (r1, r2, r3) = (Recorder::new(), Recorder::new(), Recorder::new());
+        let (armed, unarmed, closed) = (
+            make::cq(&n, 16, &r1),
+            make::cq(&n, 16, &r2),
+            make::cq(&n, 16, &r3),
+        );
+        // SAFETY: consumer calls on open CQs.
+        unsafe {
+            (table::<_, NDK_CQ_DISPATCH>(armed).NdkArmCq)(armed, NDK_CQ_NOTIFY_ERRORS);
+            (table::<_, NDK_CQ_DISPATCH>(closed).NdkArmCq)(closed, NDK_CQ_NOTIFY_ANY);
+        }
+        assert_eq!(close(closed, &r3), STATUS_SUCCESS);
+        if remove {
+            n.nic.remove();
+        } else {
+            n.nic.fatal();
+        }
+        n.pump();
+        assert_eq!(r1.take(), vec![Event::CqNotify(STATUS_INTERNAL_ERROR)]);
+        assert!(r2.take().is_empty(), "an unarmed CQ hears at its next arm");
+        // SAFETY: consumer call on an open CQ.
+        unsafe { (table::<_, NDK_CQ_DISPATCH>(unarmed).NdkArmCq)(unarmed, NDK_CQ_NOTIFY_ANY) };
+        n.pump();
+        assert_eq!(r2.take(), vec![Event::CqNotify(STATUS_INTERNAL_ERROR)]);
+        assert!(r3.take().is_empty(), "no callback after close");
+        assert_eq!(close(armed, &r1), STATUS_SUCCESS);
+        assert_eq!(close(unarmed, &r2), STATUS_SUCCESS);
+    }
+}
