@@ -1,0 +1,3 @@
+//! The device model (std).
+
+pub mod wire;
