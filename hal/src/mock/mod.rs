@@ -36,7 +36,7 @@ use core::net::{IpAddr, SocketAddr};
 
 pub use dma::{HostBuffer, PAGE_SIZE};
 pub use fabric::Fabric;
-pub use platform::MockPlatform;
+pub use platform::{MockPlatform, StallHook};
 
 use crate::{
     Cmd, CmdToken, CmdValue, Completion, ConnId, CqParts, DeviceCaps, HalError, HalEvent,

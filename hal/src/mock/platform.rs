@@ -38,7 +38,8 @@ impl Clock {
 ///   provider that spins on `now_ns` for a deadline cannot hang a test; a test that needs
 ///   exact, reproducible timestamps calls [`MockPlatform::set_real_time`]`(false)` and then
 ///   only [`MockPlatform::advance_ns`] moves time. Either way time never goes backwards.
-/// * `stall_us` returns at once (it does not move the clock).
+/// * `stall_us` runs the stall hook, if one is set (a device model's step), and otherwise
+///   returns at once; it does not move the clock.
 /// * `page_logical_address(pfn) = pfn << 12`: device logical addresses are host addresses.
 /// * `alloc_dma` is zeroed, page-aligned std memory whose bus address is its host address.
 /// * `defer` queues the work like a DPC: it runs when the test calls
@@ -50,7 +51,13 @@ pub struct MockPlatform {
     clock: Arc<Mutex<Clock>>,
     live_dma: Arc<AtomicUsize>,
     deferred: Arc<Mutex<Vec<DeferredWork>>>,
+    stall_hook: Arc<Mutex<Option<StallHook>>>,
 }
+
+/// Runs while a driver busy-waits in `stall_us`: a device model steps here, so a driver's
+/// register poll loop (reset, bring-up) sees the device react (the pattern of a model driven
+/// at the points where the driver waits).
+pub type StallHook = Arc<dyn Fn(u32) + Send + Sync>;
 
 impl MockPlatform {
     /// A platform with virtual time 0 and real time on.
@@ -62,7 +69,13 @@ impl MockPlatform {
             })),
             live_dma: Arc::new(AtomicUsize::new(0)),
             deferred: Arc::new(Mutex::new(Vec::with_capacity(DEFERRED_CAPACITY))),
+            stall_hook: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Sets the function `stall_us` runs (a device model's step), replacing any earlier one.
+    pub fn set_stall_hook(&self, hook: Option<StallHook>) {
+        *self.stall_hook.lock() = hook;
     }
 
     /// Runs queued deferred work (and work it queues) until none is left; returns how many
@@ -122,7 +135,12 @@ impl Platform for MockPlatform {
         self.clock.lock().now()
     }
 
-    fn stall_us(&self, _us: u32) {}
+    fn stall_us(&self, us: u32) {
+        let hook = self.stall_hook.lock().clone();
+        if let Some(h) = hook {
+            h(us);
+        }
+    }
 
     fn page_logical_address(&self, pfn: u64) -> u64 {
         pfn << 12
