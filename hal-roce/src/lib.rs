@@ -34,6 +34,7 @@ pub mod admin;
 pub mod caps;
 pub mod cm;
 pub mod cqe;
+pub mod driver;
 pub mod eqe;
 pub mod key;
 pub mod record;
@@ -43,3 +44,5 @@ pub mod wqe;
 
 #[cfg(feature = "model")]
 pub mod model;
+
+pub use driver::RoceNic;

@@ -64,7 +64,7 @@ pub const MAX_SIZE: u32 = 16 << 20;
 #[command(name = "ndkperf", version)]
 pub struct Args {
     /// NIC backend of the two emulated NICs.
-    #[arg(long, value_enum, default_value_t = Transport::Mock)]
+    #[arg(long, value_enum, default_value_t = Transport::Rocev2)]
     pub transport: Transport,
 
     /// Operations to measure (comma-separated or repeated) [default: send,write,read].
@@ -77,7 +77,7 @@ pub struct Args {
     pub size: Vec<u32>,
 
     /// Requests per operation and size.
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub iters: u64,
 
     /// Requests kept outstanding on the QP (pipeline depth).
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn the_default_run_measures_three_ops_over_six_sizes() {
         let a = Args::parse_from(["ndkperf"]);
-        assert_eq!(a.transport, Transport::Mock);
+        assert_eq!(a.transport, Transport::Rocev2);
         assert_eq!(a.ops(), vec![Op::Send, Op::Write, Op::Read]);
         assert_eq!(a.sizes(), DEFAULT_SIZES.to_vec());
         let a = Args::parse_from(["ndkperf", "--op", "read,write", "--size", "4K,64,4096"]);

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ndk_tests::{Backend, MockBackend, NetOptions};
+use ndk_tests::{Backend, MockBackend, NetOptions, RoceBackend};
 use serde::Serialize;
 
 pub use bench::{Latency, Point, Verified};
@@ -48,7 +48,8 @@ pub struct Report {
 pub fn main_with(args: &Args, out: &mut dyn Write) -> Result<Report, String> {
     let report = match args.transport {
         Transport::Mock => run::<MockBackend>(args, out)?,
-        t @ (Transport::Rocev2 | Transport::Iwarp) => {
+        Transport::Rocev2 => run::<RoceBackend>(args, out)?,
+        t @ Transport::Iwarp => {
             return Err(format!(
                 "transport {} is not built yet: its register-level backend and device model \
                  are being written, and will plug in through ndk_tests::Backend \

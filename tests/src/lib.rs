@@ -16,6 +16,7 @@
 pub mod alloc;
 mod backend;
 mod node;
+mod roce;
 pub mod wr;
 
 use std::ffi::c_void;
@@ -29,6 +30,7 @@ pub use backend::{
     wait_for, AsyncFabric, AsyncMockBackend, Backend, MockBackend, NetOptions, WAIT_ROUNDS,
 };
 pub use node::{connect, Node, Side, SideOptions, SIDE_BUF};
+pub use roce::RoceBackend;
 
 /// What the provider told the consumer through callbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

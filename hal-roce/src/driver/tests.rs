@@ -1,0 +1,1154 @@
+//! Unit tests of the driver without the device model: a minimal fake device (reset, enable,
+//! admin commands completed through the EQ) stepped from `MockPlatform`'s stall hook, and
+//! CQEs / CM events written by hand into the driver's rings. In the mock, bus addresses are
+//! host addresses, so the fake device reads and writes DMA memory through raw pointers.
+
+extern crate std;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::ptr::NonNull;
+use std::boxed::Box;
+use std::sync::Mutex;
+
+use hal::mock::MockPlatform;
+use hal::{
+    Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, HalError, HalEvent, MmioRegion, NicHal,
+    Payload, QpParams, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
+};
+use tock_registers::interfaces::{Readable, Writeable};
+
+use super::RoceNic;
+use crate::admin::{CmdEntry, CmdFlags, CmdStatus, Command, CreateCq, CreateQp, Opcode};
+use crate::caps::DeviceAttrs;
+use crate::cm::{CmAddresses, CmEventType, CmRecord, CM_RECORD_SIZE};
+use crate::cqe::{Cqe, CqeFlags, CqeOpcode, CqeStatus, CQE_SIZE};
+use crate::eqe::{Eqe, EQE_SIZE};
+use crate::regs::{self, Bar0, CTRL, STATUS};
+use crate::wqe::{RecvWqe, SendWqe, SendWqeOp, WqePayload};
+
+const WORDS: usize = 16384; // 64 KiB
+
+#[repr(C, align(4096))]
+struct Bar([UnsafeCell<u32>; WORDS]);
+
+// SAFETY: the cells are accessed only with volatile reads and writes, as device registers.
+unsafe impl Sync for Bar {}
+// SAFETY: as above.
+unsafe impl Send for Bar {}
+
+impl Bar {
+    fn new() -> Box<Bar> {
+        Box::new(Bar(core::array::from_fn(|_| UnsafeCell::new(0))))
+    }
+
+    fn region(&self) -> MmioRegion {
+        // SAFETY: 64 KiB of UnsafeCell memory, 4096-aligned, alive as long as the test's `Dev`
+        // (which outlives the driver in every test).
+        unsafe { MmioRegion::from_raw(NonNull::from(self).cast(), WORDS * 4) }
+    }
+
+    fn peek(&self, offset: usize) -> u32 {
+        // SAFETY: an in-bounds cell, read volatile.
+        unsafe { self.0[offset / 4].get().read_volatile() }
+    }
+}
+
+/// Reads `dst.len()` bytes of DMA memory at bus (= host) address `bus`.
+fn dma_read(bus: u64, dst: &mut [u8]) {
+    for (i, b) in dst.iter_mut().enumerate() {
+        // SAFETY: in the mock, bus addresses are host addresses of live DMA regions.
+        *b = unsafe { ((bus as usize + i) as *const u8).read_volatile() };
+    }
+}
+
+/// Writes `src` into DMA memory at bus (= host) address `bus`.
+fn dma_write(bus: u64, src: &[u8]) {
+    for (i, b) in src.iter().enumerate() {
+        // SAFETY: as in `dma_read`.
+        unsafe { ((bus as usize + i) as *mut u8).write_volatile(*b) };
+    }
+}
+
+#[derive(Default)]
+struct DevState {
+    admq_ci: u16,
+    eq_pi: u32,
+    cmev_pi: u16,
+    commands: Vec<CmdEntry>,
+    /// The next command with this opcode fails with this status.
+    fail: Vec<(Opcode, CmdStatus)>,
+}
+
+/// The fake device: BAR memory plus just enough behaviour for the driver's control path.
+struct Dev {
+    mem0: Box<Bar>,
+    mem2: Box<Bar>,
+    bar0: MmioRegion,
+    state: Mutex<DevState>,
+}
+
+impl Dev {
+    fn new() -> Arc<Dev> {
+        let mem0 = Bar::new();
+        let mem2 = Bar::new();
+        let bar0 = mem0.region();
+        let dev = Dev {
+            mem0,
+            mem2,
+            bar0,
+            state: Mutex::new(DevState::default()),
+        };
+        let mut attrs = DeviceAttrs::REFERENCE;
+        attrs.db_pages = 16;
+        attrs.write(dev.regs());
+        dev.regs().status.write(STATUS::READY::SET);
+        Arc::new(dev)
+    }
+
+    fn regs(&self) -> &Bar0 {
+        self.bar0.block::<Bar0>(0).unwrap()
+    }
+
+    /// A doorbell register of block `n` (`regs::DB_*` offset).
+    fn doorbell(&self, n: u32, reg: usize) -> u32 {
+        self.mem2.peek(regs::doorbell_block_offset(n) + reg)
+    }
+
+    fn eq_base(&self) -> u64 {
+        u64::from(self.regs().eq_base_lo.get()) | u64::from(self.regs().eq_base_hi.get()) << 32
+    }
+
+    /// Writes an EQE as the device does (§5.1 owner bit) and raises INT_CAUSE.EQ.
+    fn push_eqe(&self, st: &mut DevState, e: &Eqe) {
+        let log2 = self.regs().eq_size.get() as u8;
+        let slot = crate::ring::slot(st.eq_pi, log2);
+        let raw = e.encode(crate::ring::owner_bit(st.eq_pi, log2));
+        dma_write(self.eq_base() + (slot * EQE_SIZE) as u64, &raw);
+        st.eq_pi = crate::ring::advance24(st.eq_pi, 1);
+        self.regs().int_cause.set(self.regs().int_cause.get() | 1);
+    }
+
+    /// Writes a CM record and its CM_EVENT EQE (§8.4).
+    fn push_cm(&self, r: &CmRecord) {
+        let mut st = self.state.lock().unwrap();
+        let base = u64::from(self.regs().cmev_base_lo.get())
+            | u64::from(self.regs().cmev_base_hi.get()) << 32;
+        let log2 = self.regs().cmev_size.get() as u8;
+        let index = st.cmev_pi;
+        let slot = crate::ring::slot(u32::from(index), log2);
+        dma_write(base + (slot * CM_RECORD_SIZE) as u64, &r.encode());
+        st.cmev_pi = st.cmev_pi.wrapping_add(1);
+        let e = Eqe::Cm {
+            conn_id: r.conn_id,
+            context: r.context,
+            event: r.event.unwrap(),
+            record_index: index,
+        };
+        self.push_eqe(&mut st, &e);
+    }
+
+    /// One step: reset, enable, and every published admin entry.
+    fn step(&self) {
+        let r = self.regs();
+        if r.ctrl.is_set(CTRL::RESET) {
+            r.ctrl.set(0);
+            r.status.write(STATUS::READY::SET);
+            *self.state.lock().unwrap() = DevState::default();
+            return;
+        }
+        if r.ctrl.is_set(CTRL::ENABLE) {
+            r.status.write(STATUS::READY::SET + STATUS::ENABLED::SET);
+        }
+        if r.admq_ctrl.get() & 1 == 0 || !r.status.is_set(STATUS::ENABLED) {
+            return;
+        }
+        let mut st = self.state.lock().unwrap();
+        let pi = r.admq_pi.get() as u16;
+        let base = u64::from(r.admq_base_lo.get()) | u64::from(r.admq_base_hi.get()) << 32;
+        let log2 = r.admq_size.get() as u8;
+        while st.admq_ci != pi {
+            let slot = crate::ring::slot(u32::from(st.admq_ci), log2);
+            let mut raw = [0u8; 64];
+            dma_read(base + (slot * 64) as u64, &mut raw);
+            let entry = CmdEntry::decode(&raw).expect("the driver writes valid entries");
+            let op = entry.command.opcode();
+            let status = match st.fail.iter().position(|(o, _)| *o == op) {
+                Some(i) => st.fail.remove(i).1,
+                None => CmdStatus::Ok,
+            };
+            let key = entry.command.object();
+            if !(entry.flags.contains(CmdFlags::SILENT) && status == CmdStatus::Ok) {
+                let e = Eqe::CmdComplete {
+                    token: entry.token,
+                    opcode: op as u8,
+                    status,
+                    object: key,
+                    output: [key, key],
+                    syndrome: 0,
+                };
+                self.push_eqe(&mut st, &e);
+            }
+            st.commands.push(entry);
+            st.admq_ci = st.admq_ci.wrapping_add(1);
+            r.admq_ci.set(u32::from(st.admq_ci));
+        }
+    }
+
+    fn commands(&self) -> Vec<CmdEntry> {
+        self.state.lock().unwrap().commands.clone()
+    }
+
+    fn fail_next(&self, op: Opcode, status: CmdStatus) {
+        self.state.lock().unwrap().fail.push((op, status));
+    }
+}
+
+fn bring_up() -> (Arc<Dev>, RoceNic<MockPlatform>) {
+    let dev = Dev::new();
+    let platform = MockPlatform::new();
+    let d = dev.clone();
+    platform.set_stall_hook(Some(Arc::new(move |_| d.step())));
+    let bar2 = dev.mem2.region();
+    let addrs = [IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1))];
+    let cfg = super::BringUpConfig {
+        mtu: 4200,
+        addresses: &addrs,
+    };
+    let nic = RoceNic::with_config(platform, dev.mem0.region(), bar2, &cfg).expect("bring-up");
+    (dev, nic)
+}
+
+/// Steps the fake device and runs the ISR, as a model raising the line would.
+fn run(dev: &Dev, nic: &RoceNic<MockPlatform>) {
+    dev.step();
+    nic.interrupt();
+}
+
+fn events(nic: &RoceNic<MockPlatform>) -> Vec<HalEvent> {
+    core::iter::from_fn(|| nic.next_event()).collect()
+}
+
+fn last_create_cq(dev: &Dev) -> CreateCq {
+    dev.commands()
+        .iter()
+        .rev()
+        .find_map(|c| match c.command {
+            Command::CreateCq(p) => Some(p),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn last_create_qp(dev: &Dev) -> CreateQp {
+    dev.commands()
+        .iter()
+        .rev()
+        .find_map(|c| match c.command {
+            Command::CreateQp(p) => Some(p),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn bring_up_follows_section_11_1() {
+    let (dev, nic) = bring_up();
+    let r = dev.regs();
+    assert!(r.status.is_set(STATUS::ENABLED));
+    assert_eq!(r.int_mask.get(), 0, "step 8: all causes unmasked");
+    assert_eq!(r.admq_ctrl.get(), 1);
+    assert_eq!(r.eq_ctrl.get(), 1);
+    assert_eq!(r.cmev_ctrl.get(), 1);
+    assert_ne!(r.eq_ci.get() & 1 << 31, 0, "step 10: the EQ is armed");
+    let cmds = dev.commands();
+    assert!(matches!(cmds[0].command, Command::SetMtu { mtu: 4200 }));
+    assert!(matches!(cmds[1].command, Command::SetGid { index: 0, .. }));
+    assert!(nic.is_local_address(&IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1))));
+    assert_eq!(
+        nic.caps().max_qp_count,
+        16 * 64 - 2,
+        "QPNs need doorbell blocks"
+    );
+    assert_eq!(nic.privileged_lkey(), crate::key::PRIVILEGED_LKEY);
+    assert!(
+        events(&nic).is_empty(),
+        "bring-up completions are the driver's"
+    );
+}
+
+#[test]
+fn bring_up_refuses_an_unknown_interface_major() {
+    let dev = Dev::new();
+    dev.regs().revision.set(0x0002_0001);
+    let r = RoceNic::new(MockPlatform::new(), dev.mem0.region(), dev.mem2.region());
+    assert_eq!(r.err(), Some(HalError::NotSupported));
+}
+
+#[test]
+fn bring_up_gives_up_when_reset_never_completes() {
+    let dev = Dev::new();
+    let platform = MockPlatform::new();
+    let p2 = platform.clone();
+    // No device steps; time moves 1 ms per stall.
+    platform.set_stall_hook(Some(Arc::new(move |_| p2.advance_ns(1_000_000))));
+    let r = RoceNic::new(platform, dev.mem0.region(), dev.mem2.region());
+    assert_eq!(r.err(), Some(HalError::Fatal));
+}
+
+#[test]
+fn create_cq_completes_through_the_eq_with_the_providers_token() {
+    let (dev, nic) = bring_up();
+    let (_parts, cmd) = nic.create_cq(100, 0xC0, CmdToken(7)).unwrap();
+    assert!(matches!(cmd, Cmd::Pending));
+    run(&dev, &nic);
+    let ev = events(&nic);
+    assert!(matches!(
+        ev[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(7),
+            result: Ok(CmdValue::Unit)
+        }]
+    ));
+    let p = last_create_cq(&dev);
+    assert_eq!(p.log2_size, 7, "§11.3: k = ceil_log2(depth + 1)");
+    assert_eq!(p.cq_context, 0xC0);
+    assert_eq!(p.dbrec_addr, p.ring_addr + 64 * 128);
+}
+
+#[test]
+fn interrupt_calls_the_attached_handler_when_events_are_queued() {
+    let (dev, nic) = bring_up();
+    let hits = Arc::new(Mutex::new(0));
+    let h = hits.clone();
+    nic.attach_interrupt(Arc::new(move || *h.lock().unwrap() += 1));
+    nic.interrupt();
+    assert_eq!(*hits.lock().unwrap(), 0, "no events, no call");
+    let _ = nic.create_pd().unwrap(); // SILENT: no completion
+    let _ = nic.create_cq(1, 1, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    assert_eq!(*hits.lock().unwrap(), 1);
+    // W1C itself is the device's: plain memory just keeps what the ISR wrote back.
+}
+
+#[test]
+fn poll_cq_follows_the_owner_bit_across_the_ring_wrap() {
+    let (dev, nic) = bring_up();
+    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let p = last_create_cq(&dev);
+    assert_eq!(p.log2_size, 2);
+    let write = |n: u32| {
+        let cqe = Cqe {
+            wr_id: u64::from(n),
+            qp_context: 0xAA,
+            byte_count: n * 10,
+            invalidated_rkey: 0,
+            qpn: 2,
+            srqn: 0,
+            syndrome: 0,
+            wqe_index: n as u16,
+            status: CqeStatus::Success,
+            opcode: CqeOpcode::Recv,
+            flags: CqeFlags::empty(),
+        };
+        let slot = crate::ring::slot(n, 2);
+        let raw = cqe.encode(crate::ring::owner_bit(n, 2));
+        dma_write(p.ring_addr + (slot * CQE_SIZE) as u64, &raw);
+    };
+    let mut out = [Completion::EMPTY; 8];
+    assert_eq!(
+        nic.poll_cq(&mut parts.poller, &mut out),
+        0,
+        "a zeroed ring is empty"
+    );
+    for n in 0..3 {
+        write(n);
+    }
+    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out[..2]), 2);
+    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 1);
+    assert_eq!(out[0].wr_id, 2);
+    assert_eq!(out[0].opcode, WcOpcode::Receive);
+    assert_eq!(out[0].byte_len, 20);
+    // Entries 3..6 wrap: slot 0 is rewritten with owner 0 on the second pass.
+    for n in 3..6 {
+        write(n);
+    }
+    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 3);
+    assert_eq!(
+        out.iter().take(3).map(|c| c.wr_id).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        nic.poll_cq(&mut parts.poller, &mut out),
+        0,
+        "stale entries are not valid"
+    );
+    let mut rec = [0u8; 4];
+    dma_read(p.dbrec_addr, &mut rec);
+    assert_eq!(
+        u32::from_le_bytes(rec),
+        6,
+        "§11.6 step 7: CI in the doorbell record"
+    );
+}
+
+#[test]
+fn error_cqes_report_status_and_syndrome() {
+    let (dev, nic) = bring_up();
+    let (mut parts, _) = nic.create_cq(7, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let p = last_create_cq(&dev);
+    let cqe = Cqe::flushed(9, 0xAB, 2, 0, CqeOpcode::Send);
+    dma_write(p.ring_addr, &cqe.encode(true));
+    let mut out = [Completion::EMPTY; 2];
+    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 1);
+    assert_eq!(out[0].status, WcStatus::Flushed);
+    assert_eq!(out[0].vendor_error, crate::cqe::syndrome::FLUSH);
+    assert_eq!(out[0].qp_context, 0xAB);
+}
+
+#[test]
+fn arm_cq_writes_ci_sequence_number_and_type() {
+    let (dev, nic) = bring_up();
+    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let cqn = last_create_cq(&dev).cqn;
+    nic.arm_cq(&mut parts.poller, false);
+    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 1 << 24 | 1 << 26);
+    nic.arm_cq(&mut parts.poller, true);
+    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 2 << 24 | 2 << 26);
+}
+
+struct Qp {
+    parts: hal::QpParts<RoceNic<MockPlatform>>,
+    create: CreateQp,
+}
+
+fn qp(dev: &Dev, nic: &RoceNic<MockPlatform>, sq_depth: u32) -> Qp {
+    let pd = nic.create_pd().unwrap();
+    let (cq, _) = nic.create_cq(64, 0, CmdToken(1)).unwrap();
+    let params = QpParams {
+        pd: &pd,
+        send_cq: &cq.cq,
+        recv_cq: &cq.cq,
+        srq: None,
+        sq_depth,
+        rq_depth: 4,
+        max_send_sge: 2,
+        max_recv_sge: 2,
+        max_inline: 64,
+        context: 0x99,
+    };
+    let (parts, cmd) = nic.create_qp(&params, CmdToken(2)).unwrap();
+    assert!(matches!(cmd, Cmd::Pending));
+    run(dev, nic);
+    let _ = events(nic);
+    Qp {
+        parts,
+        create: last_create_qp(dev),
+    }
+}
+
+fn send(wr_id: u64, sge: &[Sge]) -> SendWr<'_> {
+    SendWr {
+        wr_id,
+        op: SendOp::Send {
+            payload: Payload::Sgl(sge),
+            invalidate_rkey: None,
+        },
+        flags: WrFlags::SIGNALED,
+    }
+}
+
+#[test]
+fn post_send_writes_the_wqe_and_ring_sq_writes_the_doorbell() {
+    let (dev, nic) = bring_up();
+    let mut q = qp(&dev, &nic, 4);
+    let c = q.create;
+    assert!(c.qpn >= 2, "QPN 0 and 1 are reserved");
+    assert_eq!(c.log2_sq_depth, 2);
+    assert_eq!(
+        c.log2_sq_stride, 7,
+        "128-byte stride: 2 SGEs, 64 inline, FAST_REG"
+    );
+    let sge = [Sge {
+        addr: 0x1000,
+        length: 64,
+        lkey: 0x300,
+    }];
+    nic.post_send(&mut q.parts.sq, &send(11, &sge)).unwrap();
+    let write = SendWr {
+        wr_id: 12,
+        op: SendOp::Write {
+            payload: Payload::Inline(b"hello"),
+            remote_addr: 0x2000,
+            rkey: 0x401,
+        },
+        flags: WrFlags::empty(),
+    };
+    nic.post_send(&mut q.parts.sq, &write).unwrap();
+    assert_eq!(
+        dev.doorbell(c.qpn, regs::DB_SQ_PI),
+        0,
+        "post_send does not ring"
+    );
+    nic.ring_sq(&mut q.parts.sq);
+    assert_eq!(dev.doorbell(c.qpn, regs::DB_SQ_PI), 2);
+
+    let mut slot = [0u8; 128];
+    dma_read(c.buf_addr, &mut slot);
+    let w = SendWqe::decode(&slot).unwrap();
+    assert_eq!((w.ctrl.wqe_index, w.ctrl.wr_id), (0, 11));
+    assert!(matches!(w.op, SendWqeOp::Send { .. }));
+    dma_read(c.buf_addr + 128, &mut slot);
+    let w = SendWqe::decode(&slot).unwrap();
+    assert_eq!(w.ctrl.wqe_index, 1);
+    match w.op {
+        SendWqeOp::Write {
+            remote,
+            payload: WqePayload::Inline(d),
+        } => {
+            assert_eq!(d, b"hello");
+            assert_eq!(remote.rkey, 0x401);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn read_wqe_carries_the_sinks_and_remote_address() {
+    let (dev, nic) = bring_up();
+    let mut q = qp(&dev, &nic, 4);
+    let sinks = [
+        Sge {
+            addr: 0x10,
+            length: 8,
+            lkey: 0x500,
+        },
+        Sge {
+            addr: 0x20,
+            length: 8,
+            lkey: 0x500,
+        },
+    ];
+    let wr = SendWr {
+        wr_id: 5,
+        op: SendOp::Read {
+            sgl: &sinks,
+            remote_addr: 0x9000,
+            rkey: 0x601,
+        },
+        flags: WrFlags::SIGNALED | WrFlags::READ_FENCE,
+    };
+    nic.post_send(&mut q.parts.sq, &wr).unwrap();
+    let mut slot = [0u8; 128];
+    dma_read(q.create.buf_addr, &mut slot);
+    match SendWqe::decode(&slot).unwrap().op {
+        SendWqeOp::Read { remote, sinks } => {
+            assert_eq!(remote.remote_addr, 0x9000);
+            assert_eq!(sinks.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn post_send_is_queue_full_until_the_device_retires_wqes() {
+    let (dev, nic) = bring_up();
+    let mut q = qp(&dev, &nic, 2);
+    let sge = [];
+    nic.post_send(&mut q.parts.sq, &send(1, &sge)).unwrap();
+    nic.post_send(&mut q.parts.sq, &send(2, &sge)).unwrap();
+    assert_eq!(
+        nic.post_send(&mut q.parts.sq, &send(3, &sge)),
+        Err(HalError::QueueFull)
+    );
+    // The device retires one WQE: SQ_CI in the QP record.
+    dma_write(q.create.record_addr, &1u32.to_le_bytes());
+    nic.post_send(&mut q.parts.sq, &send(3, &sge)).unwrap();
+    nic.ring_sq(&mut q.parts.sq);
+    assert_eq!(dev.doorbell(q.create.qpn, regs::DB_SQ_PI), 3);
+}
+
+#[test]
+fn post_recv_writes_the_wqe_and_rings_at_once() {
+    let (dev, nic) = bring_up();
+    let mut q = qp(&dev, &nic, 4);
+    let c = q.create;
+    let sge = [Sge {
+        addr: 0x4000,
+        length: 256,
+        lkey: 0x700,
+    }];
+    let rq = q.parts.rq.as_mut().unwrap();
+    nic.post_recv(
+        rq,
+        &RecvWr {
+            wr_id: 77,
+            sgl: &sge,
+        },
+    )
+    .unwrap();
+    assert_eq!(dev.doorbell(c.qpn, regs::DB_RQ_PI), 1);
+    let rq_off = c.rq_offset().unwrap();
+    let mut slot = [0u8; 1 << 6];
+    dma_read(c.buf_addr + rq_off, &mut slot[..1 << c.log2_rq_stride]);
+    let w = RecvWqe::decode(&slot[..1 << c.log2_rq_stride]).unwrap();
+    assert_eq!(w.header.wr_id, 77);
+    assert_eq!(w.sges.total_length(), 256);
+}
+
+#[test]
+fn flush_is_a_silent_modify_to_err_and_its_failure_is_swallowed() {
+    let (dev, nic) = bring_up();
+    let q = qp(&dev, &nic, 4);
+    dev.fail_next(Opcode::ModifyQp, CmdStatus::BadState);
+    nic.flush_qp(&q.parts.qp);
+    run(&dev, &nic);
+    assert!(events(&nic).is_empty(), "nobody asked for this completion");
+    let last = dev.commands().pop().unwrap();
+    assert!(matches!(last.command, Command::ModifyQp { .. }));
+    assert!(last.flags.contains(CmdFlags::SILENT));
+    assert_ne!(last.token & crate::admin::INTERNAL_TOKEN_BIT, 0);
+}
+
+#[test]
+fn destroy_qp_flushes_first_and_completes_with_the_token() {
+    let (dev, nic) = bring_up();
+    let q = qp(&dev, &nic, 4);
+    let qpn = q.create.qpn;
+    assert!(matches!(
+        nic.destroy_qp(q.parts, CmdToken(40)),
+        Cmd::Pending
+    ));
+    run(&dev, &nic);
+    let cmds = dev.commands();
+    let n = cmds.len();
+    assert!(matches!(cmds[n - 2].command, Command::ModifyQp { .. }));
+    assert!(matches!(cmds[n - 1].command, Command::DestroyQp { qpn: x } if x == qpn));
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(40),
+            result: Ok(CmdValue::Unit)
+        }]
+    ));
+}
+
+#[test]
+fn failed_create_reports_the_mapped_error() {
+    let (dev, nic) = bring_up();
+    dev.fail_next(Opcode::CreateCq, CmdStatus::Limit);
+    let _ = nic.create_cq(8, 0, CmdToken(3)).unwrap();
+    run(&dev, &nic);
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(3),
+            result: Err(HalError::ImplementationLimit)
+        }]
+    ));
+}
+
+#[test]
+fn register_mr_builds_a_page_list_and_completes_with_the_keys() {
+    let (dev, nic) = bring_up();
+    let pd = nic.create_pd().unwrap();
+    let mr = nic.alloc_mr(&pd, hal::MrKind::Registered).unwrap();
+    let pages = [0x10_0000, 0x30_0000, 0x20_0000];
+    let reg = Registration {
+        pages: &pages,
+        first_byte_offset: 16,
+        iova: 0x7000_0010,
+        length: 3 * 4096 - 16,
+        access: Access::LOCAL_WRITE | Access::REMOTE_READ,
+    };
+    assert!(matches!(
+        nic.register_mr(&mr, &reg, CmdToken(9)).unwrap(),
+        Cmd::Pending
+    ));
+    // The device copies the list while it executes the command.
+    dev.step();
+    let r = dev
+        .commands()
+        .iter()
+        .find_map(|c| match c.command {
+            Command::RegisterMr(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(r.pbl_levels, 1);
+    assert_eq!(r.page_count, 3);
+    let mut list = [0u8; 24];
+    dma_read(r.pbl_addr, &mut list);
+    assert_eq!(
+        u64::from_le_bytes(list[8..16].try_into().unwrap()),
+        0x30_0000
+    );
+    nic.interrupt();
+    let k = r.key.0;
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(9),
+            result: Ok(CmdValue::Keys(a, b))
+        }] if a == k && b == k
+    ));
+    let alloc_key = dev
+        .commands()
+        .iter()
+        .find_map(|c| match c.command {
+            Command::AllocMr { key, .. } => Some(key),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(alloc_key.index(), r.key.index());
+    assert_ne!(
+        alloc_key, r.key,
+        "§5.2: every registration takes a new variant"
+    );
+}
+
+#[test]
+fn contiguous_registrations_need_no_page_list() {
+    let (dev, nic) = bring_up();
+    let pd = nic.create_pd().unwrap();
+    let mr = nic.alloc_mr(&pd, hal::MrKind::Registered).unwrap();
+    let pages = [0x10_0000, 0x10_1000];
+    let reg = Registration {
+        pages: &pages,
+        first_byte_offset: 0,
+        iova: 0,
+        length: 8192,
+        access: Access::LOCAL_WRITE,
+    };
+    let _ = nic.register_mr(&mr, &reg, CmdToken(9)).unwrap();
+    dev.step();
+    let r = dev
+        .commands()
+        .iter()
+        .find_map(|c| match c.command {
+            Command::RegisterMr(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((r.pbl_levels, r.pbl_addr), (0, 0x10_0000));
+}
+
+#[test]
+fn cm_events_become_hal_events_with_the_attached_context() {
+    let (dev, nic) = bring_up();
+    let local: SocketAddr = "192.168.1.1:445".parse().unwrap();
+    let remote: SocketAddr = "192.168.1.2:5000".parse().unwrap();
+    let _listen = nic.cm_listen(local, 0x11).unwrap();
+    assert_eq!(
+        nic.cm_listen(local, 0x12).err(),
+        Some(HalError::AddressInUse)
+    );
+    run(&dev, &nic);
+    let mut req = CmRecord::EMPTY;
+    req.conn_id = 0x8000_0001;
+    req.event = Some(CmEventType::ConnectRequest);
+    req.context = 0x11;
+    req.addresses = Some(CmAddresses { local, remote });
+    req.ird = 4;
+    req.ord = 2;
+    req.set_private_data(b"pd").unwrap();
+    dev.push_cm(&req);
+    nic.interrupt();
+    let ev = events(&nic);
+    let conn = match ev[..] {
+        [HalEvent::Cm(CmEvent::ConnectRequest {
+            listen_ctx: 0x11,
+            conn,
+            ird: 4,
+            ord: 2,
+            private_data,
+            ..
+        })] => {
+            assert_eq!(private_data.as_slice(), b"pd");
+            conn
+        }
+        ref other => panic!("{other:?}"),
+    };
+    nic.cm_attach(conn, 0x22);
+    // An ACCEPT_FAILED before CM_ACCEPT carries the listen context; the driver maps it.
+    let mut failed = CmRecord::EMPTY;
+    failed.conn_id = conn.0;
+    failed.event = Some(CmEventType::AcceptFailed);
+    failed.context = 0x11;
+    failed.reason = crate::cm::reason::ABORTED;
+    dev.push_cm(&failed);
+    nic.interrupt();
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::Cm(CmEvent::AcceptFailed {
+            ctx: 0x22,
+            error: HalError::ConnectionAborted
+        })]
+    ));
+    assert_eq!(dev.regs().cmev_ci.get(), 2, "§3.8: records consumed");
+}
+
+#[test]
+fn failed_cm_connect_is_reported_as_connect_failed() {
+    let (dev, nic) = bring_up();
+    let q = qp(&dev, &nic, 4);
+    dev.fail_next(Opcode::CmConnect, CmdStatus::Unreachable);
+    let local: SocketAddr = "192.168.1.1:0".parse().unwrap();
+    let remote: SocketAddr = "10.0.0.9:445".parse().unwrap();
+    let conn = nic
+        .cm_connect(&q.parts.qp, local, remote, 8, 8, b"hi", 0x55)
+        .unwrap();
+    run(&dev, &nic);
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::Cm(CmEvent::ConnectFailed {
+            ctx: 0x55,
+            error: HalError::NetworkUnreachable,
+            ..
+        })]
+    ));
+    let c = dev.commands().pop().unwrap();
+    assert!(matches!(c.command, Command::CmConnect { conn_id, .. } if conn_id == conn.0));
+}
+
+#[test]
+fn released_connections_report_nothing_more() {
+    let (dev, nic) = bring_up();
+    let mut r = CmRecord::EMPTY;
+    r.conn_id = 3;
+    r.event = Some(CmEventType::Disconnected);
+    r.context = 1;
+    dev.push_cm(&r);
+    nic.cm_release(hal::ConnId(3));
+    nic.interrupt();
+    run(&dev, &nic);
+    assert!(events(&nic).is_empty());
+}
+
+#[test]
+fn fast_register_lists_that_do_not_fit_the_slot_go_to_host_memory() {
+    let (dev, nic) = bring_up();
+    let mut q = qp(&dev, &nic, 4);
+    let pages: Vec<u64> = (0..100).map(|i| 0x100_0000 + i * 0x1000).collect();
+    let mut fr = |wr_id, pages: &[u64]| {
+        let wr = SendWr {
+            wr_id,
+            op: SendOp::FastRegister {
+                key: 0x1234,
+                pages,
+                first_byte_offset: 0,
+                iova: 0x5000_0000,
+                length: pages.len() as u64 * 4096,
+                access: Access::LOCAL_WRITE | Access::REMOTE_WRITE,
+            },
+            flags: WrFlags::SIGNALED,
+        };
+        nic.post_send(&mut q.parts.sq, &wr)
+    };
+    fr(1, &pages).unwrap();
+    let mut slot = [0u8; 128];
+    dma_read(q.create.buf_addr, &mut slot);
+    let addr = match SendWqe::decode(&slot).unwrap().op {
+        SendWqeOp::FastReg {
+            seg,
+            pages: crate::wqe::FastRegPages::Host { addr, count },
+        } => {
+            assert_eq!(count, 100);
+            assert_eq!(seg.key, 0x1234);
+            addr
+        }
+        other => panic!("{other:?}"),
+    };
+    let mut list = [0u8; 16];
+    dma_read(addr + 99 * 8, &mut list[..8]);
+    assert_eq!(u64::from_le_bytes(list[..8].try_into().unwrap()), pages[99]);
+    // Small lists stay inline (6 pages fit a 128-byte slot).
+    fr(2, &pages[..6]).unwrap();
+    dma_read(q.create.buf_addr + 128, &mut slot);
+    assert!(matches!(
+        SendWqe::decode(&slot).unwrap().op,
+        SendWqeOp::FastReg {
+            pages: crate::wqe::FastRegPages::Inline(_),
+            ..
+        }
+    ));
+    // Bind and invalidate are plain WQEs.
+    let bind = SendWr {
+        wr_id: 3,
+        op: SendOp::Bind {
+            mw_rkey: 0x801,
+            mr_lkey: 0x1234,
+            addr: 0x5000_0000,
+            length: 4096,
+            access: Access::REMOTE_READ,
+        },
+        flags: WrFlags::empty(),
+    };
+    nic.post_send(&mut q.parts.sq, &bind).unwrap();
+    let inv = SendWr {
+        wr_id: 4,
+        op: SendOp::Invalidate { key: 0x801 },
+        flags: WrFlags::SIGNALED,
+    };
+    nic.post_send(&mut q.parts.sq, &inv).unwrap();
+    nic.ring_sq(&mut q.parts.sq);
+    assert_eq!(dev.doorbell(q.create.qpn, regs::DB_SQ_PI), 4);
+}
+
+#[test]
+fn resize_switches_rings_at_the_resize_marker() {
+    let (dev, nic) = bring_up();
+    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let _ = events(&nic);
+    let old = last_create_cq(&dev);
+    let cqe = |wr_id: u64| Cqe {
+        wr_id,
+        ..Cqe::flushed(wr_id, 0, 2, 0, CqeOpcode::Send)
+    };
+    dma_write(old.ring_addr, &cqe(1).encode(true));
+    let cmd = nic
+        .resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(5))
+        .unwrap();
+    assert!(matches!(cmd, Cmd::Pending));
+    assert_eq!(
+        nic.resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(6))
+            .err(),
+        Some(HalError::InvalidState),
+        "§5.6.3: one resize at a time"
+    );
+    run(&dev, &nic);
+    let (log2, new_ring) = dev
+        .commands()
+        .iter()
+        .find_map(|c| match c.command {
+            Command::ResizeCq {
+                log2_size,
+                ring_addr,
+                ..
+            } => Some((log2_size, ring_addr)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(log2, 5);
+    // The device: the marker as the old ring's last entry, then CQEs in the new ring.
+    dma_write(old.ring_addr + 64, &Cqe::RESIZE_MARKER.encode(true));
+    dma_write(new_ring, &cqe(2).encode(true));
+    let mut out = [Completion::EMPTY; 4];
+    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 2);
+    assert_eq!((out[0].wr_id, out[1].wr_id), (1, 2));
+    let mut rec = [0u8; 4];
+    dma_read(old.dbrec_addr, &mut rec);
+    assert_eq!(u32::from_le_bytes(rec), 1 | 1 << 31, "new generation, CI 1");
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(5),
+            result: Ok(CmdValue::Unit)
+        }]
+    ));
+}
+
+#[test]
+fn srq_receives_are_counted_against_the_srq_record() {
+    let (dev, nic) = bring_up();
+    let pd = nic.create_pd().unwrap();
+    let (srq, mut poster, cmd) = nic.create_srq(&pd, 4, 1, 0x5, CmdToken(3)).unwrap();
+    assert!(matches!(cmd, Cmd::Pending));
+    run(&dev, &nic);
+    let _ = events(&nic);
+    let c = dev
+        .commands()
+        .iter()
+        .find_map(|c| match c.command {
+            Command::CreateSrq(p) => Some(p),
+            _ => None,
+        })
+        .unwrap();
+    let sge = [Sge {
+        addr: 0,
+        length: 8,
+        lkey: 0x300,
+    }];
+    for i in 0..4 {
+        nic.post_srq_recv(
+            &mut poster,
+            &RecvWr {
+                wr_id: i,
+                sgl: &sge,
+            },
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        nic.post_srq_recv(
+            &mut poster,
+            &RecvWr {
+                wr_id: 9,
+                sgl: &sge
+            }
+        ),
+        Err(HalError::QueueFull)
+    );
+    assert_eq!(dev.doorbell(c.srqn, regs::DB_SRQ_PI), 4);
+    assert_eq!(nic.srq_queued(&srq), 4);
+    dma_write(c.record_addr, &3u32.to_le_bytes());
+    assert_eq!(nic.srq_queued(&srq), 1);
+    nic.arm_srq_limit(&srq, 2);
+    dev.step();
+    assert!(matches!(
+        dev.commands().pop().unwrap().command,
+        Command::ModifySrq { limit: 2, .. }
+    ));
+    assert!(matches!(
+        nic.destroy_srq(srq, poster, CmdToken(8)),
+        Cmd::Pending
+    ));
+    run(&dev, &nic);
+    assert!(matches!(
+        events(&nic)[..],
+        [HalEvent::CommandComplete {
+            token: CmdToken(8),
+            result: Ok(CmdValue::Unit)
+        }]
+    ));
+}
+
+#[test]
+fn destroyed_numbers_are_reused_only_after_the_destroy_completed() {
+    let (dev, nic) = bring_up();
+    let (parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let first = last_create_cq(&dev).cqn;
+    let _ = nic.destroy_cq(parts, CmdToken(2));
+    let (_p2, _) = nic.create_cq(3, 0, CmdToken(3)).unwrap();
+    dev.step();
+    assert_ne!(last_create_cq(&dev).cqn, first, "destroy not completed yet");
+}
+
+#[test]
+fn cq_events_carry_the_cq_context() {
+    let (dev, nic) = bring_up();
+    let mut st = dev.state.lock().unwrap();
+    dev.push_eqe(
+        &mut st,
+        &Eqe::CqNotify {
+            cqn: 0,
+            cq_context: 0xCC,
+            arm_sn: 1,
+        },
+    );
+    dev.push_eqe(
+        &mut st,
+        &Eqe::QpError {
+            qpn: 2,
+            qp_context: 0xDD,
+            kind: crate::eqe::QpErrorKind::Remote,
+            syndrome: crate::cqe::syndrome::NAK_REMOTE_ACCESS,
+        },
+    );
+    drop(st);
+    nic.interrupt();
+    assert!(matches!(
+        events(&nic)[..],
+        [
+            HalEvent::CqNotify { cq_ctx: 0xCC },
+            HalEvent::QpError { qp_ctx: 0xDD }
+        ]
+    ));
+}
+
+#[test]
+fn object_counts_are_scaled_to_the_eq_sizing_rule() {
+    let attrs = DeviceAttrs::REFERENCE;
+    let (caps, limits) = super::bringup::derive_caps(&attrs, 1 << 20, 1 << 14, 336);
+    let need = 2 * u64::from(limits.cq) + 2 * u64::from(limits.srq) + u64::from(limits.qp);
+    assert!(need + 336 <= 1 << 14, "§5.7: the EQ never overflows");
+    assert_eq!(caps.max_qp_count, limits.qp - 2);
+    assert!(caps.max_cq_count > 0 && caps.max_srq_count > 0);
+}
+
+#[test]
+fn attaching_the_handler_delivers_events_that_came_first() {
+    let (dev, nic) = bring_up();
+    let _ = nic.create_cq(1, 1, CmdToken(1)).unwrap();
+    dev.step();
+    let hits = Arc::new(Mutex::new(0));
+    let h = hits.clone();
+    nic.attach_interrupt(Arc::new(move || *h.lock().unwrap() += 1));
+    assert_eq!(*hits.lock().unwrap(), 1);
+    assert_eq!(events(&nic).len(), 1);
+}
+
+#[test]
+fn device_fatal_fails_pending_commands_and_later_creates() {
+    let (dev, nic) = bring_up();
+    let (parts, _) = nic.create_cq(1, 1, CmdToken(1)).unwrap();
+    let mut st = dev.state.lock().unwrap();
+    dev.push_eqe(&mut st, &Eqe::DeviceFatal { fatal_code: 1 });
+    drop(st);
+    nic.interrupt();
+    let ev = events(&nic);
+    assert!(matches!(
+        ev[..],
+        [
+            HalEvent::DeviceFatal,
+            HalEvent::CommandComplete {
+                token: CmdToken(1),
+                result: Err(HalError::Fatal)
+            }
+        ]
+    ));
+    assert_eq!(nic.create_pd().err(), Some(HalError::Fatal));
+    assert!(matches!(nic.destroy_cq(parts, CmdToken(2)), Cmd::Done(())));
+}
+
+#[test]
+fn a_full_admin_ring_waits_for_the_device_to_make_room() {
+    let dev = Dev::new();
+    let platform = MockPlatform::new();
+    let d = dev.clone();
+    let stalls = Arc::new(Mutex::new(0u32));
+    let st = stalls.clone();
+    platform.set_stall_hook(Some(Arc::new(move |_| {
+        *st.lock().unwrap() += 1;
+        d.step();
+    })));
+    let nic = RoceNic::new(platform, dev.mem0.region(), dev.mem2.region()).unwrap();
+    let before = *stalls.lock().unwrap();
+    // The device runs only when the driver stalls: 256 entries fill the ring.
+    let pds: Vec<_> = (0..256).map(|_| nic.create_pd().unwrap()).collect();
+    assert_eq!(*stalls.lock().unwrap(), before, "room: no waiting");
+    let extra = nic.create_pd().unwrap();
+    assert!(
+        *stalls.lock().unwrap() > before,
+        "§11.2 step 1: waited for ADMQ_CI"
+    );
+    for pd in pds {
+        nic.destroy_pd(pd);
+    }
+    nic.destroy_pd(extra);
+    dev.step();
+    let n = dev.commands().len();
+    assert_eq!(n, 1 + 257 * 2, "SET_MTU, then every create and destroy");
+}
+
+#[test]
+fn a_dead_device_makes_commands_give_up_in_bounded_time() {
+    let (dev, nic) = bring_up();
+    // The device stops (no steps any more); time moves 1 ms per stall.
+    let p = nic.platform().clone();
+    nic.platform()
+        .set_stall_hook(Some(Arc::new(move |_| p.advance_ns(1_000_000))));
+    for _ in 0..256 {
+        nic.create_pd().unwrap();
+    }
+    assert_eq!(nic.create_pd().err(), Some(HalError::NoResources));
+    // `nic` is dropped before `dev`, whose memory backs its BARs.
+    let _ = &dev;
+}
