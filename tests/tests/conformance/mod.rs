@@ -15,8 +15,10 @@
 //!
 //! See `docs/conformance.md`.
 
+pub mod access;
 pub mod cq;
 pub mod data_path;
+pub mod impairments;
 pub mod memory;
 pub mod qp_requests;
 pub mod srq;
@@ -71,6 +73,22 @@ macro_rules! suite {
             srq {
                 a_creation_threshold_above_the_queued_receives_fires_at_once,
                 threshold_notification_fires_exactly_once_as_a_peer_consumes_srq_receives,
+            }
+            access {
+                a_never_allocated_token_is_refused_for_write_and_read,
+                a_stale_token_of_a_deregistered_then_reregistered_mr_is_refused_for_read,
+                a_range_ending_past_the_region_is_refused_for_write_and_read,
+                a_range_starting_before_the_region_is_refused_for_write_and_read,
+                a_write_without_the_remote_write_right_is_refused,
+                a_read_without_the_remote_read_right_is_refused,
+                an_mr_of_another_pd_than_the_target_qp_is_refused_for_write_and_read,
+                an_invalidated_fast_register_token_is_refused_for_write_and_read,
+                an_invalidated_window_token_is_refused_for_read,
+            }
+            impairments {
+                one_percent_loss_duplication_and_reordering_deliver_every_byte_once_in_order,
+                three_percent_loss_duplication_and_reordering_deliver_every_byte_once_in_order,
+                five_percent_loss_duplication_and_reordering_deliver_every_byte_once_in_order,
             }
             cq {
                 get_cq_results_returns_plain_results_up_to_the_count_asked,
