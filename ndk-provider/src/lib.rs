@@ -30,6 +30,7 @@ pub mod object;
 pub mod pd;
 pub mod pending;
 pub mod qp;
+pub mod serial;
 pub mod shared_endpoint;
 pub mod srq;
 pub mod status;

@@ -20,6 +20,7 @@ use crate::mw::MwBody;
 use crate::object::{borrow, ndk_close, ndk_query_extension, new_obj, Obj, ObjBody, TokenKind};
 use crate::pd::{Pd, PdBody};
 use crate::pending::{self, HasPending, Pending};
+use crate::serial::Serial;
 use crate::srq::{Srq, SrqBody};
 use crate::{edge, status};
 
@@ -36,8 +37,8 @@ pub struct QpBody<H: NicHal> {
     _icq: Cq<H>,
     _srq: Option<Srq<H>>,
     hal: Lock<H, Option<H::Qp>>,
-    sq: Lock<H, Option<SqState<H>>>,
-    rq: Lock<H, Option<H::Rq>>,
+    sq: Serial<Option<SqState<H>>>,
+    rq: Serial<Option<H::Rq>>,
     max_send_sge: u32,
     max_recv_sge: u32,
     max_read_sge: u32,
@@ -128,15 +129,7 @@ impl<H: NicHal> QpBody<H> {
         if let Err(e) = check_flags(flags, allowed) {
             return self.settle(e);
         }
-        let mut sge_buf = [Sge::default(); MAX_SGE];
-        let mut inline_buf = [0u8; MAX_INLINE_DATA];
-        let payload = if flags & NDK_OP_FLAG_INLINE != 0 {
-            inline_data(sges, self.inline, &mut inline_buf).map(Payload::Inline)
-        } else {
-            let max_len = self.hal().caps().max_transfer_length;
-            edge::sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl)
-        };
-        match payload {
+        let send = |payload: Result<Payload<'_>, NTSTATUS>| match payload {
             Ok(payload) => {
                 let wr = SendWr {
                     wr_id,
@@ -146,6 +139,16 @@ impl<H: NicHal> QpBody<H> {
                 self.post(&wr, flags & NDK_OP_FLAG_DEFER != 0)
             }
             Err(e) => self.settle(e),
+        };
+        // Each path builds only its own stack buffer: the fast (SGL) path does not pay for
+        // clearing the inline one.
+        if flags & NDK_OP_FLAG_INLINE != 0 {
+            let mut inline_buf = [0u8; MAX_INLINE_DATA];
+            send(inline_data(sges, self.inline, &mut inline_buf).map(Payload::Inline))
+        } else {
+            let mut sge_buf = [Sge::default(); MAX_SGE];
+            let max_len = self.hal().caps().max_transfer_length;
+            send(edge::sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl))
         }
     }
 
@@ -154,12 +157,12 @@ impl<H: NicHal> QpBody<H> {
     /// doorbell the consumer will not ring.
     fn settle(&self, status: NTSTATUS) -> NTSTATUS {
         if status != STATUS_SUCCESS {
-            if let Some(mut guard) = self.sq.try_lock() {
-                if let Some(st) = guard.as_mut().filter(|st| st.unrung) {
+            self.sq.try_with(|sq| {
+                if let Some(st) = sq.as_mut().filter(|st| st.unrung) {
                     self.hal().ring_sq(&mut st.sq);
                     st.unrung = false;
                 }
-            }
+            });
         }
         status
     }
@@ -170,31 +173,32 @@ impl<H: NicHal> QpBody<H> {
             return STATUS_CONNECTION_INVALID;
         }
         let hal = self.hal();
-        let Some(mut guard) = self.sq.try_lock() else {
-            return STATUS_INVALID_DEVICE_STATE;
-        };
-        let Some(st) = guard.as_mut() else {
-            return STATUS_INVALID_DEVICE_STATE;
-        };
-        match hal.post_send(&mut st.sq, wr) {
-            Ok(()) if defer => {
-                st.unrung = true;
-                STATUS_SUCCESS
-            }
-            Ok(()) => {
-                hal.ring_sq(&mut st.sq);
-                st.unrung = false;
-                STATUS_SUCCESS
-            }
-            Err(e) => {
-                // ndkpi.md §7.7: a failed post first submits the deferred ones before it.
-                if st.unrung {
+        let posted = self.sq.try_with(|sq| {
+            let Some(st) = sq.as_mut() else {
+                return STATUS_INVALID_DEVICE_STATE;
+            };
+            match hal.post_send(&mut st.sq, wr) {
+                Ok(()) if defer => {
+                    st.unrung = true;
+                    STATUS_SUCCESS
+                }
+                Ok(()) => {
                     hal.ring_sq(&mut st.sq);
                     st.unrung = false;
+                    STATUS_SUCCESS
                 }
-                status::from_hal(e)
+                Err(e) => {
+                    // ndkpi.md §7.7: a failed post first submits the deferred ones before it.
+                    if st.unrung {
+                        hal.ring_sq(&mut st.sq);
+                        st.unrung = false;
+                    }
+                    status::from_hal(e)
+                }
             }
-        }
+        });
+        // A concurrent post on the same queue breaks the consumer's contract (§7.7).
+        posted.unwrap_or(STATUS_INVALID_DEVICE_STATE)
     }
 }
 
@@ -336,8 +340,8 @@ fn create_qp<H: NicHal>(
         _icq: a.icq.clone(),
         _srq: a.srq.clone(),
         hal: Lock::<H, _>::new(None),
-        sq: Lock::<H, _>::new(None),
-        rq: Lock::<H, _>::new(None),
+        sq: Serial::new(None),
+        rq: Serial::new(None),
         max_send_sge: a.max_send_sge,
         max_recv_sge: a.max_recv_sge,
         max_read_sge: a.max_send_sge.min(caps.max_read_sge),
@@ -380,11 +384,16 @@ fn create_qp<H: NicHal>(
             };
             let (parts, cmd) = hal.create_qp(&params, token)?;
             *obj.body.hal.lock() = Some(parts.qp);
-            *obj.body.sq.lock() = Some(SqState {
+            let sq = Some(SqState {
                 sq: parts.sq,
                 unrung: false,
             });
-            *obj.body.rq.lock() = parts.rq;
+            // Nobody else holds the new QP yet, so both cells are free.
+            let stored = obj.body.sq.try_with(|slot| *slot = sq).is_some()
+                && obj.body.rq.try_with(|slot| *slot = parts.rq).is_some();
+            if !stored {
+                return Err(HalError::InvalidState);
+            }
             Ok(cmd)
         };
         match &a.srq {
@@ -557,23 +566,19 @@ unsafe extern "system" fn receive<H: NicHal>(
         Ok(l) => l,
         Err(e) => return e,
     };
-    let Some(mut guard) = q.rq.try_lock() else {
-        return STATUS_INVALID_DEVICE_STATE;
+    let hal = q.hal();
+    let wr = RecvWr {
+        wr_id: ctx as u64,
+        sgl: list,
     };
-    // A QP on an SRQ has no receive queue of its own.
-    let Some(rq) = guard.as_mut() else {
-        return STATUS_INVALID_DEVICE_REQUEST;
-    };
-    match q.hal().post_recv(
-        rq,
-        &RecvWr {
-            wr_id: ctx as u64,
-            sgl: list,
-        },
-    ) {
-        Ok(()) => STATUS_SUCCESS,
-        Err(e) => status::from_hal(e),
-    }
+    let posted = q.rq.try_with(|rq| match rq.as_mut() {
+        Some(rq) => hal
+            .post_recv(rq, &wr)
+            .map_or_else(status::from_hal, |()| STATUS_SUCCESS),
+        // A QP on an SRQ has no receive queue of its own.
+        None => STATUS_INVALID_DEVICE_REQUEST,
+    });
+    posted.unwrap_or(STATUS_INVALID_DEVICE_STATE)
 }
 
 unsafe extern "system" fn write<H: NicHal>(
