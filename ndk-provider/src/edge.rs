@@ -66,30 +66,42 @@ pub fn sge_address(s: &NDK_SGE) -> u64 {
     (unsafe { s.Address.LogicalAddress }) as u64
 }
 
+/// Stack room for one request's SGL, left uninitialized so the post path does not clear it.
+pub type SglBuf = [core::mem::MaybeUninit<hal::Sge>; hal::MAX_SGE];
+
+/// An empty [`SglBuf`].
+pub const fn sgl_buf() -> SglBuf {
+    [core::mem::MaybeUninit::uninit(); hal::MAX_SGE]
+}
+
 /// Copies a consumer SGL into `out` for the HAL, checking the SGE count against `max_sge`
 /// and the total length against `max_len` (`STATUS_INVALID_PARAMETER`, ndkpi.md §5.1).
 pub fn sgl<'a>(
     sges: &[NDK_SGE],
     max_sge: u32,
     max_len: u32,
-    out: &'a mut [hal::Sge; hal::MAX_SGE],
+    out: &'a mut SglBuf,
 ) -> Result<&'a [hal::Sge], NTSTATUS> {
     if sges.len() > max_sge as usize || sges.len() > hal::MAX_SGE {
         return Err(STATUS_INVALID_PARAMETER);
     }
     let mut total: u64 = 0;
     for (d, s) in out.iter_mut().zip(sges) {
-        *d = hal::Sge {
+        d.write(hal::Sge {
             addr: sge_address(s),
             length: s.Length,
             lkey: s.MemoryRegionToken,
-        };
+        });
         total = total.saturating_add(u64::from(s.Length));
     }
     if total > u64::from(max_len) {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    out.get(..sges.len()).ok_or(STATUS_INVALID_PARAMETER)
+    let written = out.get(..sges.len()).ok_or(STATUS_INVALID_PARAMETER)?;
+    // SAFETY: the loop above wrote every one of the first `sges.len()` elements (the zip
+    // stops at the shorter side and `sges.len() <= MAX_SGE` was checked), and
+    // `MaybeUninit<T>` has the layout of `T`.
+    Ok(unsafe { &*(written as *const [core::mem::MaybeUninit<hal::Sge>] as *const [hal::Sge]) })
 }
 
 /// Writes an out parameter; `false` for NULL.

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use hal::{
     Access, Cmd, CmdToken, CmdValue, HalError, NicHal, Payload, QpParams, QpParts, RecvWr, SendOp,
-    SendWr, Sge, WrFlags, MAX_INLINE_DATA, MAX_SGE,
+    SendWr, WrFlags, MAX_INLINE_DATA, MAX_SGE,
 };
 
 use crate::abi::*;
@@ -146,7 +146,7 @@ impl<H: NicHal> QpBody<H> {
             let mut inline_buf = [0u8; MAX_INLINE_DATA];
             send(inline_data(sges, self.inline, &mut inline_buf).map(Payload::Inline))
         } else {
-            let mut sge_buf = [Sge::default(); MAX_SGE];
+            let mut sge_buf = edge::sgl_buf();
             let max_len = self.hal().caps().max_transfer_length;
             send(edge::sgl(sges, self.max_send_sge, max_len, &mut sge_buf).map(Payload::Sgl))
         }
@@ -556,7 +556,7 @@ unsafe extern "system" fn receive<H: NicHal>(
         return STATUS_INVALID_PARAMETER;
     };
     let q = &qp.body;
-    let mut buf = [Sge::default(); MAX_SGE];
+    let mut buf = edge::sgl_buf();
     let list = match edge::sgl(
         sges,
         q.max_recv_sge,
@@ -624,7 +624,7 @@ unsafe extern "system" fn read<H: NicHal>(
     let q = &qp.body;
     qp.body.settle(into_status((|| {
         check_flags(flags, READ_FLAGS)?;
-        let mut sge_buf = [Sge::default(); MAX_SGE];
+        let mut sge_buf = edge::sgl_buf();
         let list = edge::sgl(
             sges,
             q.max_read_sge,

@@ -4,7 +4,7 @@
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use hal::{Cmd, CmdToken, CmdValue, HalError, NicHal, RecvWr, Sge, MAX_SGE};
+use hal::{Cmd, CmdToken, CmdValue, HalError, NicHal, RecvWr, MAX_SGE};
 
 use crate::abi::*;
 use crate::adapter::{create_cb, request_cb};
@@ -157,7 +157,7 @@ impl<H: NicHal> SrqBody<H> {
     /// waiting for a lock.
     fn receive(&self, wr_id: u64, sges: &[NDK_SGE]) -> NTSTATUS {
         let hal = self.hal();
-        let mut buf = [Sge::default(); MAX_SGE];
+        let mut buf = edge::sgl_buf();
         let sgl = match edge::sgl(sges, self.max_sge, hal.caps().max_transfer_length, &mut buf) {
             Ok(l) => l,
             Err(e) => return e,
