@@ -15,7 +15,6 @@
 //! | whole frames | [`packet`] | Annex A17 |
 //! | MADs on QP1 | [`mad`] | IBA vol 1 §13.4 |
 //! | IB CM messages, RDMA CM IP addressing | [`cm`] | IBA vol 1 §12.6, Annex A11 |
-//! | pcap capture of the virtual wire | [`pcap`] | LINKTYPE_ETHERNET |
 //!
 //! Everything here parses untrusted bytes: parsers never index out of bounds, they return
 //! [`WireError`] instead.
@@ -31,7 +30,6 @@ pub mod icrc;
 pub mod ip;
 pub mod mad;
 pub mod packet;
-pub mod pcap;
 pub mod seg;
 pub mod udp;
 

@@ -2,7 +2,6 @@
 //! corrupted input, and a pcap of a short RoCEv2 + CM conversation checked with tshark.
 
 use core::net::{IpAddr, Ipv4Addr};
-use core::time::Duration;
 use std::borrow::ToOwned;
 use std::format;
 use std::println;
@@ -21,7 +20,6 @@ use super::icrc::icrc_bytes;
 use super::ip::{ecn, IpHeader};
 use super::mad::{gsi_packet, Mad, GSI_QKEY, GSI_QP};
 use super::packet::{Gid, RoceFrame, RocePacket, RocePath};
-use super::pcap::PcapCapture;
 use super::seg::{segments, MessageKind, PathMtu};
 use super::udp::{flow_label_from_qpns, src_port_from_flow_label};
 use super::WireError;
@@ -639,17 +637,14 @@ fn pcap_decodes_in_tshark() {
         None => std::env::temp_dir().join(format!("hal-roce-wire-{}.pcap", std::process::id())),
     };
     {
-        let file = std::fs::File::create(&path).unwrap();
-        let mut cap = PcapCapture::new(std::io::BufWriter::new(file)).unwrap();
+        // The fabric's capture writes every frame sent, before routing.
+        let wire = fabric::Fabric::default();
+        wire.capture_to(&path).unwrap();
+        let port = wire.attach([0x02, 0, 0, 0, 0, 0xFE]);
         for (i, e) in conv.iter().enumerate() {
-            cap.write_frame(
-                Duration::from_millis(1_700_000_000_000 + i as u64),
-                &e.frame,
-            )
-            .unwrap();
+            port.send(&e.frame, 1_700_000_000_000_000_000 + i as u64 * 1_000_000);
         }
-        use std::io::Write;
-        cap.into_inner().flush().unwrap();
+        wire.stop_capture().unwrap();
     }
     let fields = [
         "frame.protocols",
