@@ -23,6 +23,7 @@ mod caps;
 mod cm;
 mod error;
 mod event;
+pub mod karc;
 mod nic;
 pub mod platform;
 mod wr;

@@ -22,7 +22,8 @@ pub mod cq;
 pub mod device;
 pub mod edge;
 pub mod endpoint;
-pub mod karc;
+// The object model's fallible, raw-pointer-capable `Arc` lives in `hal`, so backends share it.
+pub use hal::karc;
 pub mod listener;
 pub mod mr;
 pub mod mw;

@@ -1,8 +1,8 @@
 //! The receive-queue fast path (§5.4, §11.5 step 5): encode, advance PI, release fence,
 //! RQ_PI at once.
 
-use alloc::sync::Arc;
 use core::sync::atomic::{fence, Ordering};
+use hal::karc::KArc;
 
 use hal::{HalError, HalResult, RecvWr};
 use tock_registers::interfaces::Writeable;
@@ -19,7 +19,7 @@ const MAX_RQ_SLOT: usize = 1 << wqe::MAX_RQ_STRIDE_LOG2;
 /// Receive queue: the producer side of the RQ ring in the QP's queue buffer.
 #[derive(Debug)]
 pub struct Rq {
-    mem: Arc<QpMem>,
+    mem: KArc<QpMem>,
     log2_depth: u8,
     log2_stride: u8,
     pi: u16,
@@ -27,7 +27,7 @@ pub struct Rq {
 }
 
 impl Rq {
-    pub(crate) fn new(mem: Arc<QpMem>, log2_depth: u8, log2_stride: u8, db_offset: usize) -> Rq {
+    pub(crate) fn new(mem: KArc<QpMem>, log2_depth: u8, log2_stride: u8, db_offset: usize) -> Rq {
         Rq {
             mem,
             log2_depth,

@@ -2,8 +2,8 @@
 //! (§5.3, §11.5): encode the WQE into its slot, advance PI; `ring_sq` = release fence + one
 //! doorbell write (irdma / mlx5: WQE, barrier, doorbell).
 
-use alloc::sync::Arc;
 use core::sync::atomic::{fence, Ordering};
+use hal::karc::{Finalize, KArc};
 
 use hal::{
     Cmd, CmdToken, DmaRegion, HalError, HalResult, Platform, QpParams, QpParts, SendOp, SendWr,
@@ -28,6 +28,8 @@ pub(crate) struct QpMem {
     pub(crate) record_offset: usize,
 }
 
+impl Finalize for QpMem {}
+
 impl QpMem {
     /// A 16-bit counter of the device-written QP record (SQ_CI at 0, RQ_CI at 4).
     pub(crate) fn record_counter(&self, field: usize) -> u16 {
@@ -42,13 +44,13 @@ impl QpMem {
 #[derive(Debug)]
 pub struct Qp {
     pub(crate) qpn: u32,
-    mem: Arc<QpMem>,
+    mem: KArc<QpMem>,
 }
 
 /// Send queue: the producer side of the SQ ring.
 #[derive(Debug)]
 pub struct Sq {
-    mem: Arc<QpMem>,
+    mem: KArc<QpMem>,
     log2_depth: u8,
     log2_stride: u8,
     /// WQEs written (16 bits).
@@ -247,15 +249,34 @@ impl<P: Platform> RoceNic<P> {
                 return Err(e);
             }
         };
+        // Shared by the SQ, RQ and control handles; allocated fallibly before the device
+        // hears of the QP, so a failure here leaves nothing behind.
+        let mem = match KArc::try_new_or_return(QpMem {
+            region,
+            rq_offset: sq_bytes,
+            record_offset,
+        }) {
+            Ok(m) => m,
+            Err(m) => {
+                self.platform.free_dma(m.region);
+                self.ctl.lock().ids.qp.free(qpn);
+                return Err(HalError::NoResources);
+            }
+        };
+        let undo = |mem: KArc<QpMem>| {
+            if let Ok(m) = KArc::try_unwrap(mem) {
+                self.platform.free_dma(m.region);
+            }
+            self.ctl.lock().ids.qp.free(qpn);
+        };
         let fr = match self.fr_pool(sq_stride) {
             Ok(fr) => fr,
             Err(e) => {
-                self.platform.free_dma(region);
-                self.ctl.lock().ids.qp.free(qpn);
+                undo(mem);
                 return Err(e);
             }
         };
-        let bus = region.bus_address();
+        let bus = mem.region.bus_address();
         let params = CreateQp {
             qpn,
             pdn: p.pd.pdn,
@@ -277,18 +298,12 @@ impl<P: Platform> RoceNic<P> {
             Some(token.0),
             Some(Action::Report { token, keys: false }),
         ) {
-            self.platform.free_dma(region);
             if let Some(p) = fr {
                 self.platform.free_dma(p.region);
             }
-            self.ctl.lock().ids.qp.free(qpn);
+            undo(mem);
             return Err(e);
         }
-        let mem = Arc::new(QpMem {
-            region,
-            rq_offset: sq_bytes,
-            record_offset,
-        });
         let db_offset = regs::doorbell_block_offset(qpn);
         let rq = p
             .srq
@@ -368,7 +383,7 @@ impl<P: Platform> RoceNic<P> {
         drop(rq);
         let _ = self.modify_state(qpn, QpState::Err);
         let memory = [
-            Arc::try_unwrap(qp.mem).ok().map(|m| m.region),
+            KArc::try_unwrap(qp.mem).ok().map(|m| m.region),
             fr,
             None,
             None,

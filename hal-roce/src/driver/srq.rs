@@ -1,8 +1,8 @@
 //! Shared receive queues (§6.4.4, §5.5 SRQ record): creation, limit arming, destroy, and the
 //! posting fast path (the RQ's, §11.5 step 5, with SRQ_PI).
 
-use alloc::sync::Arc;
 use core::sync::atomic::{fence, AtomicU32, Ordering};
+use hal::karc::{Finalize, KArc};
 
 use hal::{Cmd, CmdToken, DmaRegion, HalError, HalResult, Platform, RecvWr};
 use tock_registers::interfaces::Writeable;
@@ -25,6 +25,8 @@ struct SrqMem {
     pi: AtomicU32,
 }
 
+impl Finalize for SrqMem {}
+
 impl SrqMem {
     fn srq_ci(&self) -> u16 {
         let mut b = [0u8; 4];
@@ -37,13 +39,13 @@ impl SrqMem {
 #[derive(Debug)]
 pub struct Srq {
     pub(crate) srqn: u32,
-    mem: Arc<SrqMem>,
+    mem: KArc<SrqMem>,
 }
 
 /// Shared receive queue posting side.
 #[derive(Debug)]
 pub struct SrqPoster {
-    mem: Arc<SrqMem>,
+    mem: KArc<SrqMem>,
     log2_depth: u8,
     log2_stride: u8,
     pi: u16,
@@ -116,7 +118,21 @@ impl<P: Platform> RoceNic<P> {
                 return Err(e);
             }
         };
-        let bus = region.bus_address();
+        // Shared by the control and posting handles; allocated fallibly before the device
+        // hears of the SRQ.
+        let mem = match KArc::try_new_or_return(SrqMem {
+            region,
+            record_offset: ring_bytes,
+            pi: AtomicU32::new(0),
+        }) {
+            Ok(m) => m,
+            Err(m) => {
+                self.platform.free_dma(m.region);
+                self.ctl.lock().ids.srq.free(srqn);
+                return Err(HalError::NoResources);
+            }
+        };
+        let bus = mem.region.bus_address();
         let params = CreateSrq {
             srqn,
             pdn: pd.pdn,
@@ -134,15 +150,12 @@ impl<P: Platform> RoceNic<P> {
             Some(token.0),
             Some(Action::Report { token, keys: false }),
         ) {
-            self.platform.free_dma(region);
+            if let Ok(m) = KArc::try_unwrap(mem) {
+                self.platform.free_dma(m.region);
+            }
             self.ctl.lock().ids.srq.free(srqn);
             return Err(e);
         }
-        let mem = Arc::new(SrqMem {
-            region,
-            record_offset: ring_bytes,
-            pi: AtomicU32::new(0),
-        });
         Ok((
             Srq {
                 srqn,
@@ -191,7 +204,7 @@ impl<P: Platform> RoceNic<P> {
         let srqn = srq.srqn;
         drop(poster);
         let memory = [
-            Arc::try_unwrap(srq.mem).ok().map(|m| m.region),
+            KArc::try_unwrap(srq.mem).ok().map(|m| m.region),
             None,
             None,
             None,

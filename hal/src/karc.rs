@@ -1,10 +1,12 @@
 //! `KArc`: a reference-counted heap object whose allocation can fail.
 //!
-//! NDK objects are handed to the consumer as raw pointers and live until their close
-//! completes, so the provider needs an `Arc` that (a) reports allocation failure as an error
-//! instead of aborting, (b) can be turned into a raw pointer and back, and (c) keeps the value
-//! at offset 0 so the pointer the consumer holds (`NDK_CQ*`, ...) is the allocation itself.
-//! All unsafe code of the object model is in this file.
+//! Kernel code must turn allocation failure into `STATUS_INSUFFICIENT_RESOURCES`, never abort,
+//! and stable Rust has no fallible `Arc::try_new`. NDK objects are also handed to the consumer
+//! as raw pointers and live until their close completes, so the provider needs an `Arc` that
+//! (a) reports allocation failure as an error, (b) can be turned into a raw pointer and back,
+//! and (c) keeps the value at offset 0 so the pointer the consumer holds (`NDK_CQ*`, ...) is
+//! the allocation itself. Backends use it for state their handles share. All the unsafe code
+//! of shared ownership is in this file.
 
 use alloc::alloc::{alloc, dealloc, Layout};
 use core::ops::Deref;
@@ -44,10 +46,18 @@ unsafe impl<T: Finalize + Send + Sync> Sync for KArc<T> {}
 impl<T: Finalize> KArc<T> {
     /// Moves `value` to the heap with one reference.
     pub fn try_new(value: T) -> Result<KArc<T>, AllocError> {
+        KArc::try_new_or_return(value).map_err(|_| AllocError)
+    }
+
+    /// Like [`KArc::try_new`], but hands `value` back when the allocation fails, so a caller
+    /// can release what it holds (DMA memory, device numbers) instead of leaking it.
+    pub fn try_new_or_return(value: T) -> Result<KArc<T>, T> {
         let layout = Layout::new::<Inner<T>>();
         // SAFETY: `Inner<T>` contains an AtomicUsize, so the layout has a non-zero size.
         let raw = unsafe { alloc(layout) }.cast::<Inner<T>>();
-        let ptr = NonNull::new(raw).ok_or(AllocError)?;
+        let Some(ptr) = NonNull::new(raw) else {
+            return Err(value);
+        };
         // SAFETY: `ptr` is a fresh allocation with the layout of `Inner<T>`.
         unsafe {
             ptr.as_ptr().write(Inner {
@@ -56,6 +66,22 @@ impl<T: Finalize> KArc<T> {
             })
         };
         Ok(KArc { ptr })
+    }
+
+    /// Takes the value back out when this is the only reference (undoing a create).
+    pub fn try_unwrap(this: KArc<T>) -> Result<T, KArc<T>> {
+        if this.inner().refs.load(Ordering::Acquire) != 1 {
+            return Err(this);
+        }
+        let ptr = this.ptr;
+        core::mem::forget(this);
+        // SAFETY: the count was 1 and that reference is ours: move the value out, then free
+        // the allocation made in `try_new_or_return` without dropping the moved value.
+        unsafe {
+            let value = core::ptr::addr_of!((*ptr.as_ptr()).value).read();
+            dealloc(ptr.as_ptr().cast(), Layout::new::<Inner<T>>());
+            Ok(value)
+        }
     }
 
     fn inner(&self) -> &Inner<T> {
@@ -142,6 +168,12 @@ impl<T: Finalize> Clone for KArc<T> {
     fn clone(&self) -> KArc<T> {
         self.inner().refs.fetch_add(1, Ordering::Relaxed);
         KArc { ptr: self.ptr }
+    }
+}
+
+impl<T: Finalize + core::fmt::Debug> core::fmt::Debug for KArc<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -270,6 +302,15 @@ mod tests {
         // SAFETY: parked just above.
         let back = unsafe { Last::<u32>::from_raw(parked) };
         assert_eq!(*back.get(), 5);
+    }
+
+    #[test]
+    fn try_unwrap_gives_the_value_back_only_to_the_last_holder() {
+        let a = KArc::try_new(9u8).expect("alloc");
+        let b = a.clone();
+        let a = KArc::try_unwrap(a).expect_err("shared");
+        drop(b);
+        assert_eq!(KArc::try_unwrap(a).ok(), Some(9));
     }
 
     #[test]
