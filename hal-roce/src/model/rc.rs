@@ -91,6 +91,16 @@ struct WriteCur {
     left: u64,
 }
 
+/// An RDMA READ request accepted by the responder whose responses are not sent yet
+/// (§9.3: at most IRD per QP).
+#[derive(Debug, Clone, Copy)]
+struct PendingRead {
+    psn: u32,
+    reth: Reth,
+    /// MSN after this read (carried by its responses' AETH).
+    msn: u32,
+}
+
 /// A queue pair.
 #[derive(Debug)]
 pub(crate) struct Qp {
@@ -151,6 +161,8 @@ pub(crate) struct Qp {
     nak_sent: bool,
     recv_cur: Option<RecvCur>,
     write_cur: Option<WriteCur>,
+    /// Accepted READ requests awaiting their responses, in PSN order (at most IRD).
+    reads: VecDeque<PendingRead>,
     ack_pending: bool,
     /// The passive side waits for RTU or the first request to reach RTS (§8.3).
     pub pending_rts: bool,
@@ -213,6 +225,7 @@ impl Qp {
             msn: 0,
             nak_sent: false,
             recv_cur: None,
+            reads: VecDeque::new(),
             write_cur: None,
             ack_pending: false,
             pending_rts: false,
@@ -561,6 +574,7 @@ impl Device {
         let recv_cqn = qp.recv_cqn;
         let recv_cur = qp.recv_cur.take();
         qp.write_cur = None;
+        qp.reads.clear();
         for op in ops {
             if let Some(q) = self.qps.get_mut(&qpn) {
                 q.sq_ci = q.sq_ci.wrapping_add(1);
@@ -752,17 +766,29 @@ impl Device {
     // ---------------------------------------------------------------------------------
 
     fn responder(&mut self, qpn: u32, f: &RoceFrame<'_>) {
+        let psn = f.bth.psn;
+        let Some(epsn) = self.qps.get(&qpn).map(|q| q.epsn) else {
+            return;
+        };
+        let d = psn_diff(psn, epsn);
+        let is_read = f.bth.opcode == Opcode::RcReadRequest;
+        // Only consecutive in-sequence READ requests wait in the read queue; anything else
+        // the responder sends follows the responses of the reads accepted before it.
+        if !(is_read && d == 0) {
+            self.serve_reads(qpn);
+        }
         let Some(qp) = self.qps.get_mut(&qpn) else {
             return;
         };
-        let psn = f.bth.psn;
-        let d = psn_diff(psn, qp.epsn);
         if d < 0 {
             self.stats.duplicate_requests += 1;
-            if f.bth.opcode == Opcode::RcReadRequest {
+            if is_read {
                 if let Some(reth) = f.ext.reth {
-                    // Re-read (§9.3): answer the duplicate again without moving state.
-                    let _ = self.answer_read(qpn, psn, reth, false);
+                    // Re-read (§9.3): answer the duplicate again without moving state; a
+                    // retransmission of a read still queued is answered from the queue.
+                    if !qp.reads.iter().any(|r| r.psn == psn) {
+                        let _ = self.answer_read(qpn, psn, reth, None);
+                    }
                 }
             } else {
                 qp.ack_pending = true;
@@ -791,7 +817,7 @@ impl Device {
                     if !qp_access.is_some_and(|a| a.contains(AccessFlags::REMOTE_READ)) {
                         Err(NakCode::RemoteAccessError)
                     } else {
-                        self.answer_read(qpn, psn, reth, true)
+                        self.accept_read(qpn, psn, reth)
                     }
                 }
                 None => Err(NakCode::InvalidRequest),
@@ -812,6 +838,8 @@ impl Device {
             }
             Ok(false) => {} // RNR NAK sent, nothing consumed
             Err(code) => {
+                // The reads accepted before this request are answered before its NAK.
+                self.serve_reads(qpn);
                 self.send_ack(qpn, psn, Syndrome::Nak(code));
                 let syn = match code {
                     NakCode::RemoteAccessError => syndrome::NAK_REMOTE_ACCESS,
@@ -1019,39 +1047,84 @@ impl Device {
         Ok(true)
     }
 
-    /// Sends the READ responses for a request at `psn` (new or duplicate).
-    fn answer_read(&mut self, qpn: u32, psn: u32, reth: Reth, new: bool) -> Result<bool, NakCode> {
+    /// Checks a READ request's length and range (§9.4), returning the host runs to read.
+    fn check_read(&self, qpn: u32, reth: Reth) -> Result<Vec<(u64, usize)>, NakCode> {
         let Some(qp) = self.qps.get(&qpn) else {
             return Err(NakCode::InvalidRequest);
         };
-        let (pdn, mtu) = (qp.pdn, qp.mtu());
         if reth.dma_len > self.attrs.max_msg_size {
             return Err(NakCode::InvalidRequest);
         }
-        let runs = self
-            .translate(
-                reth.rkey,
-                pdn,
-                reth.va,
-                u64::from(reth.dma_len),
-                AccessFlags::REMOTE_READ,
-                true,
-            )
-            .map_err(|_| NakCode::RemoteAccessError)?;
+        self.translate(
+            reth.rkey,
+            qp.pdn,
+            reth.va,
+            u64::from(reth.dma_len),
+            AccessFlags::REMOTE_READ,
+            true,
+        )
+        .map_err(|_| NakCode::RemoteAccessError)
+    }
+
+    /// A new READ request in sequence (§9.3): queued when fewer than IRD reads are
+    /// outstanding, otherwise Invalid Request. Its responses are sent by `serve_reads`.
+    fn accept_read(&mut self, qpn: u32, psn: u32, reth: Reth) -> Result<bool, NakCode> {
+        let Some(qp) = self.qps.get(&qpn) else {
+            return Err(NakCode::InvalidRequest);
+        };
+        if qp.reads.len() >= usize::from(qp.ird.max(1)) {
+            return Err(NakCode::InvalidRequest);
+        }
+        self.check_read(qpn, reth)?;
+        let Some(q) = self.qps.get_mut(&qpn) else {
+            return Err(NakCode::InvalidRequest);
+        };
+        let npkts = seg::packet_count(reth.dma_len, q.mtu());
+        q.epsn = psn_add(psn, npkts);
+        q.msn = psn_add(q.msn, 1);
+        let msn = q.msn;
+        q.reads.push_back(PendingRead { psn, reth, msn });
+        self.work += 1;
+        Ok(true)
+    }
+
+    /// Sends the responses of every queued READ, in PSN order. A read failing now (host
+    /// memory) is NAKed and the QP goes to ERR.
+    fn serve_reads(&mut self, qpn: u32) {
+        loop {
+            let Some(r) = self.qps.get_mut(&qpn).and_then(|q| q.reads.pop_front()) else {
+                return;
+            };
+            if let Err(code) = self.answer_read(qpn, r.psn, r.reth, Some(r.msn)) {
+                self.send_ack(qpn, r.psn, Syndrome::Nak(code));
+                let syn = match code {
+                    NakCode::RemoteAccessError => syndrome::NAK_REMOTE_ACCESS,
+                    NakCode::RemoteOperationalError => syndrome::NAK_REMOTE_OPERATION,
+                    _ => syndrome::NAK_INVALID_REQUEST,
+                };
+                self.enter_err(qpn, Some(syn));
+                return;
+            }
+        }
+    }
+
+    /// Sends the READ responses for a request at `psn`: a queued one (`msn`: its MSN) or a
+    /// duplicate (`None`: the current MSN), re-read from memory.
+    fn answer_read(
+        &mut self,
+        qpn: u32,
+        psn: u32,
+        reth: Reth,
+        msn: Option<u32>,
+    ) -> Result<(), NakCode> {
+        let runs = self.check_read(qpn, reth)?;
         let mut data = Vec::new();
         if !read_runs(&runs, &mut data) {
             return Err(NakCode::RemoteOperationalError);
         }
-        let npkts = seg::packet_count(reth.dma_len, mtu);
-        if new {
-            if let Some(q) = self.qps.get_mut(&qpn) {
-                q.epsn = psn_add(psn, npkts);
-                q.msn = psn_add(q.msn, 1);
-            }
-        }
-        let (dest, msn) = match self.qps.get(&qpn) {
-            Some(q) => (q.dest_qpn, q.msn),
-            None => return Ok(true),
+        let (dest, mtu, msn) = match self.qps.get(&qpn) {
+            Some(q) => (q.dest_qpn, q.mtu(), msn.unwrap_or(q.msn)),
+            None => return Ok(()),
         };
         for s in seg::segments(MessageKind::ReadResponse, reth.dma_len, mtu) {
             let bth = Bth::new(s.opcode, dest, psn_add(psn, s.index));
@@ -1073,7 +1146,7 @@ impl Device {
             let payload = data.get(a..a + s.len as usize).unwrap_or(&[]);
             self.send_packet(qpn, bth, ext, payload);
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Invalidates `key` (SEND_INV, LOCAL_INV, READ local invalidate): a fast-register MR
@@ -1117,6 +1190,7 @@ impl Device {
     pub(crate) fn run_engines(&mut self) {
         let qpns: Vec<u32> = self.qps.keys().copied().collect();
         for qpn in qpns {
+            self.serve_reads(qpn);
             if let Some(q) = self.qps.get_mut(&qpn) {
                 if q.ack_pending {
                     q.ack_pending = false;

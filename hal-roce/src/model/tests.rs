@@ -1474,3 +1474,131 @@ fn handshake_survives_lost_mads() {
         assert_eq!(b.poll().len(), 1, "seed {seed}");
     }
 }
+
+#[test]
+fn many_reads_within_ird_complete_in_order_under_loss() {
+    let net = Network::new(fabric::Impairments::PERFECT, None);
+    let (mut a, mut b, _ca, _cb) = connected(&net);
+    net.fabric().set_impairments(fabric::Impairments {
+        loss: 0.03,
+        duplicate: 0.0,
+        reorder: 0.0,
+        delay_ns: (1_000, 4_000),
+        seed: 7,
+    });
+    const N: usize = 48;
+    const STRIDE: usize = 8192;
+    let len = |i: usize| 1 + (i * 977) % 6000;
+    for i in 0..N {
+        let pat: Vec<u8> = (0..len(i)).map(|j| (i * 31 + j * 3) as u8).collect();
+        b.buf.write(i * STRIDE, &pat);
+    }
+    for i in 0..N {
+        let sink = [a.sge(i * STRIDE, len(i) as u32)];
+        a.post(&SendWr {
+            wr_id: i as u64,
+            op: SendOp::Read {
+                sgl: &sink,
+                remote_addr: b.buf.addr() + (i * STRIDE) as u64,
+                rkey: b.rkey,
+            },
+            flags: WrFlags::SIGNALED,
+        });
+    }
+    let mut ca = Vec::new();
+    for _ in 0..50 {
+        net.run_until_idle();
+        ca.extend(a.poll());
+        if ca.len() == N {
+            break;
+        }
+    }
+    assert_eq!(ca.len(), N);
+    for (i, c) in ca.iter().enumerate() {
+        assert_eq!(c.status, WcStatus::Success, "{c:?}");
+        assert_eq!(c.wr_id, i as u64);
+        assert_eq!(c.opcode, WcOpcode::Read);
+        assert_eq!(c.byte_len as usize, len(i));
+        let mut got = std::vec![0u8; len(i)];
+        a.buf.read(i * STRIDE, &mut got);
+        let mut want = std::vec![0u8; len(i)];
+        b.buf.read(i * STRIDE, &mut want);
+        assert!(got == want, "read {i} data differs");
+    }
+    let qpn_b = net
+        .with_device(ip(2), |d| d.qps.keys().copied().next())
+        .flatten()
+        .unwrap();
+    assert_eq!(
+        net.with_device(ip(2), |d| d.qp_state(qpn_b)).flatten(),
+        Some(crate::admin::QpState::Rts)
+    );
+    assert!(net.stats(ip(1)).unwrap().retransmits > 0);
+    assert!(b.poll().is_empty());
+}
+
+#[test]
+fn reads_beyond_ird_are_naked_invalid_request() {
+    use crate::admin::{QpAttr, QpAttrMask, QpState};
+    let net = Network::new(fabric::Impairments::PERFECT, None);
+    // Both sides negotiate 4 reads; then the responder's IRD is lowered to 1 behind the
+    // CM's back, so the requester (ORD 4) exceeds it.
+    let (mut a, b, _ca, _cb) = connected(&net);
+    let qpn_a = net
+        .with_device(ip(1), |d| d.qps.keys().copied().next())
+        .flatten()
+        .unwrap();
+    let qpn_b = net
+        .with_device(ip(2), |d| d.qps.keys().copied().next())
+        .flatten()
+        .unwrap();
+    net.with_device(ip(2), |d| {
+        let mut attr = QpAttr::state_only(QpState::Rts);
+        attr.mask |= QpAttrMask::IRD;
+        attr.ird = 1;
+        d.apply_modify(qpn_b, &attr);
+    });
+    let naks_before = net.stats(ip(2)).unwrap().naks_sent;
+    const LEN: usize = 3000;
+    for i in 0..4 {
+        let pat: Vec<u8> = (0..LEN).map(|j| (i * 7 + j) as u8).collect();
+        b.buf.write(i * LEN, &pat);
+    }
+    for i in 0..4 {
+        let sink = [a.sge(0x40000 + i * LEN, LEN as u32)];
+        a.post(&SendWr {
+            wr_id: i as u64,
+            op: SendOp::Read {
+                sgl: &sink,
+                remote_addr: b.buf.addr() + (i * LEN) as u64,
+                rkey: b.rkey,
+            },
+            flags: WrFlags::SIGNALED,
+        });
+    }
+    net.run_until_idle();
+    let ca = a.poll();
+    assert_eq!(ca.len(), 4, "{ca:?}");
+    // The read within IRD is answered before the NAK of the first one beyond it.
+    assert_eq!(ca[0].wr_id, 0);
+    assert_eq!(ca[0].status, WcStatus::Success, "{:?}", ca[0]);
+    let mut got = std::vec![0u8; LEN];
+    a.buf.read(0x40000, &mut got);
+    let mut want = std::vec![0u8; LEN];
+    b.buf.read(0, &mut want);
+    assert!(got == want);
+    assert_eq!(ca[1].wr_id, 1);
+    assert_eq!(ca[1].status, WcStatus::RemoteInvalidRequest, "{:?}", ca[1]);
+    for c in &ca[2..] {
+        assert_eq!(c.status, WcStatus::Flushed, "{c:?}");
+    }
+    assert_eq!(net.stats(ip(2)).unwrap().naks_sent, naks_before + 1);
+    assert_eq!(
+        net.with_device(ip(1), |d| d.qp_state(qpn_a)).flatten(),
+        Some(QpState::Err)
+    );
+    assert_eq!(
+        net.with_device(ip(2), |d| d.qp_state(qpn_b)).flatten(),
+        Some(QpState::Err)
+    );
+}
