@@ -1,7 +1,9 @@
 //! `Serial`: state that the consumer already serializes (ndkpi.md §7.7: posts to one queue
-//! never run concurrently), guarded by one atomic flag instead of a lock, so the fast path
-//! pays a single atomic exchange. A concurrent use, which would be a consumer bug, is refused
-//! rather than allowed to race.
+//! never run concurrently, and the consumer orders them itself), so the fast path takes no
+//! lock: a plain in-use flag refuses the one misuse that can happen without breaking that
+//! contract — re-entering the queue from inside a call on it (e.g. from a callback) — at the
+//! cost of two ordinary stores. The ordering between posts on different CPUs is the
+//! consumer's own serialization, as NDKPI requires.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +14,9 @@ pub struct Serial<T> {
     value: UnsafeCell<T>,
 }
 
-// SAFETY: `try_with` hands out `&mut T` to one caller at a time (the `busy` flag), so sharing
-// a `Serial<T>` across threads only moves `T` between them.
+// SAFETY: `try_with` hands out `&mut T` to one caller at a time: the consumer serializes the
+// callers (NDKPI §7.7) and the flag refuses re-entry, so sharing a `Serial<T>` across threads
+// only moves `T` between them, ordered by the consumer's own synchronization.
 unsafe impl<T: Send> Sync for Serial<T> {}
 
 /// Clears the flag when the caller's closure returns (or unwinds).
@@ -21,7 +24,7 @@ struct Release<'a>(&'a AtomicBool);
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -36,12 +39,14 @@ impl<T> Serial<T> {
 
     /// Runs `f` with exclusive access, or returns `None` when another caller is inside.
     pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        if self.busy.swap(true, Ordering::Acquire) {
+        if self.busy.load(Ordering::Relaxed) {
             return None;
         }
+        self.busy.store(true, Ordering::Relaxed);
         let _release = Release(&self.busy);
-        // SAFETY: the flag was clear and is now ours: no other `&mut T` exists until
-        // `_release` clears it.
+        // SAFETY: NDKPI §7.7: the consumer never runs two calls on this queue at once, so the
+        // only other holder there can be is a re-entrant call on this thread, which finds the
+        // flag set and is refused above; no other `&mut T` exists until `_release` clears it.
         Some(f(unsafe { &mut *self.value.get() }))
     }
 
