@@ -172,9 +172,10 @@ impl<P: Platform> RoceNic<P> {
         ))
     }
 
-    /// §6.4.4: an SRQ ring is not resizable in revision 1 (a silicon limit, not a driver
-    /// TODO); depth 0 keeps it. TODO(issue 3): a driver-side resize would need a second
-    /// SRQ and a way to move queued receives, which revision 1 does not offer.
+    /// §6.4.4: an SRQ ring is not resizable in revision 1 silicon, so a depth change is
+    /// `NotSupported` (the provider reports STATUS_NOT_SUPPORTED); depth 0 keeps it. Resizing
+    /// in the driver would need a second SRQ and a way to move queued receives, which
+    /// revision 1 does not offer.
     pub(crate) fn srq_modify(
         &self,
         _srq: &Srq,
