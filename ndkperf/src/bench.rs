@@ -2,7 +2,6 @@
 //! operation and message size, driven through the dispatch tables.
 
 use std::ffi::c_void;
-use std::ptr::null_mut;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -192,7 +191,7 @@ impl<B: Backend> Rig<B> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
             .map_err(|e| format!("histogram: {e}"))?;
         let mut posted_at = vec![Instant::now(); depth as usize];
-        let mut results = [EMPTY; 64];
+        let mut results = [NDK_RESULT_EX::EMPTY; 64];
         let (qa, qb, ca, cb) = (a.q(), b.q(), a.c(), b.c());
         let (mut posted, mut done) = (0u64, 0u64);
         let (mut recv_posted, mut recv_done) = (0u64, 0u64);
@@ -344,16 +343,6 @@ impl<B: Backend> Rig<B> {
         })
     }
 }
-
-const EMPTY: NDK_RESULT_EX = NDK_RESULT_EX {
-    Status: 0,
-    BytesTransferred: 0,
-    QPContext: null_mut(),
-    RequestContext: null_mut(),
-    Type: 0,
-    ProviderErrorCode: 0,
-    TypeSpecificCompletionOutput: 0,
-};
 
 fn status(what: &str, s: NTSTATUS) -> Result<(), String> {
     if s == STATUS_SUCCESS {

@@ -41,16 +41,6 @@ const LEN: u32 = 64;
 /// WRs per doorbell in `write_batch16`.
 const BATCH: usize = 16;
 
-const EMPTY: NDK_RESULT_EX = NDK_RESULT_EX {
-    Status: 0,
-    BytesTransferred: 0,
-    QPContext: null_mut(),
-    RequestContext: null_mut(),
-    Type: 0,
-    ProviderErrorCode: 0,
-    TypeSpecificCompletionOutput: 0,
-};
-
 /// The connected pair and the dispatch tables a consumer would hold.
 struct Pair {
     a: Side,
@@ -81,7 +71,7 @@ impl Pair {
     fn drain(&self, cq: *mut NDK_CQ, n: usize) {
         // SAFETY: `cq` is one of the pair's open CQs.
         let t: &NDK_CQ_DISPATCH = unsafe { table(cq) };
-        let mut out = [EMPTY; 64];
+        let mut out = [NDK_RESULT_EX::EMPTY; 64];
         let mut got = 0usize;
         while got < n {
             let want = (n - got).min(out.len()) as u32;
@@ -165,7 +155,7 @@ fn send_recv(c: &mut Criterion, p: &Pair) {
     // Receives pre-posted (untimed) in rounds; each timed op is send + doorbell + 2 polls.
     g.bench_function("send+doorbell+2polls", |bch| {
         bch.iter_custom(|iters| {
-            let mut out = [EMPTY; 16];
+            let mut out = [NDK_RESULT_EX::EMPTY; 16];
             let (mut total, mut harvested, mut left) = (Duration::ZERO, 0u64, iters);
             while left > 0 {
                 let round = left.min(RECV_ROUND);
@@ -193,7 +183,7 @@ fn send_recv(c: &mut Criterion, p: &Pair) {
 
     // The same with the receive post timed too: a full message's consumer-side cost.
     g.bench_function("send+doorbell+2polls+recv_post", |bch| {
-        let mut out = [EMPTY; 16];
+        let mut out = [NDK_RESULT_EX::EMPTY; 16];
         bch.iter(|| {
             // SAFETY: consumer calls on a connected QP and open CQs.
             unsafe {
@@ -220,7 +210,7 @@ fn write_batch(c: &mut Criterion, p: &Pair) {
     let mut g = c.benchmark_group("write_batch16");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("defer15+doorbell+harvest", |bch| {
-        let mut out = [EMPTY; BATCH];
+        let mut out = [NDK_RESULT_EX::EMPTY; BATCH];
         bch.iter(|| {
             // SAFETY: consumer calls on a connected QP and an open CQ.
             unsafe {
@@ -294,7 +284,7 @@ fn harvest(c: &mut Criterion, p: &Pair) {
             // Calls per prefill: as many as the CQ holds.
             let per_fill = (CQ_DEPTH as usize / n) as u64;
             bch.iter_custom(|iters| {
-                let mut out = [EMPTY; 64];
+                let mut out = [NDK_RESULT_EX::EMPTY; 64];
                 let (mut total, mut left) = (Duration::ZERO, iters);
                 while left > 0 {
                     let calls = left.min(per_fill);
@@ -321,7 +311,7 @@ fn harvest(c: &mut Criterion, p: &Pair) {
     let mut g = c.benchmark_group("poll_empty");
     g.throughput(Throughput::Elements(1));
     g.bench_function("NdkGetCqResultsEx", |bch| {
-        let mut out = [EMPTY; 16];
+        let mut out = [NDK_RESULT_EX::EMPTY; 16];
         bch.iter(|| {
             // SAFETY: consumer call with a 16-entry buffer.
             let n = unsafe { (ca.NdkGetCqResultsEx)(p.a.cq, out.as_mut_ptr(), 16) };

@@ -28,7 +28,7 @@
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ffi::c_void;
 use std::hint::black_box;
-use std::ptr::{null_mut, NonNull};
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,16 +57,6 @@ const MAX_INLINE: usize = 64;
 const BASELINE_QPN: u32 = 2;
 /// The QPContext the harness's QPs are created with.
 const QP_CONTEXT: u64 = 0x5150;
-
-const EMPTY: NDK_RESULT_EX = NDK_RESULT_EX {
-    Status: 0,
-    BytesTransferred: 0,
-    QPContext: null_mut(),
-    RequestContext: null_mut(),
-    Type: 0,
-    ProviderErrorCode: 0,
-    TypeSpecificCompletionOutput: 0,
-};
 
 /// Criterion settings of the benchmarks whose untimed part runs the device model: a timed
 /// post or poll costs tens of nanoseconds, executing the write behind it in the model about
@@ -124,7 +114,7 @@ impl Rig {
     fn drain(&self, n: usize) {
         let a = self.a();
         let c = a.c();
-        let mut out = [EMPTY; 64];
+        let mut out = [NDK_RESULT_EX::EMPTY; 64];
         let (mut got, mut idle) = (0usize, 0usize);
         a.pump();
         while got < n {
@@ -227,7 +217,7 @@ fn provider_poll(c: &mut Criterion, r: &Rig) {
             // Calls per prefill: as many as the CQ holds.
             let per_fill = (CQ_DEPTH as usize / n) as u64;
             bch.iter_custom(|iters| {
-                let mut out = [EMPTY; 64];
+                let mut out = [NDK_RESULT_EX::EMPTY; 64];
                 let (mut total, mut left) = (Duration::ZERO, iters);
                 while left > 0 {
                     let calls = left.min(per_fill);
@@ -254,7 +244,7 @@ fn provider_poll(c: &mut Criterion, r: &Rig) {
     let mut g = c.benchmark_group("rocev2_poll_empty");
     g.throughput(Throughput::Elements(1));
     g.bench_function("NdkGetCqResultsEx", |bch| {
-        let mut out = [EMPTY; 16];
+        let mut out = [NDK_RESULT_EX::EMPTY; 16];
         bch.iter(|| {
             // SAFETY: consumer call with a 16-entry buffer.
             let n = unsafe { (ca.NdkGetCqResultsEx)(a.cq, out.as_mut_ptr(), 16) };

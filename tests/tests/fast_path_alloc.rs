@@ -17,15 +17,7 @@ fn post_doorbell_arm_and_poll_allocate_nothing() {
     let mut a = Side::new(&fabric, "10.3.0.1", 256);
     let mut b = Side::new(&fabric, "10.3.0.2", 256);
     let listener = connect(&mut a, &mut b, b"");
-    let mut results = [NDK_RESULT_EX {
-        Status: 0,
-        BytesTransferred: 0,
-        QPContext: std::ptr::null_mut(),
-        RequestContext: std::ptr::null_mut(),
-        Type: 0,
-        ProviderErrorCode: 0,
-        TypeSpecificCompletionOutput: 0,
-    }; 16];
+    let mut results = [NDK_RESULT_EX::EMPTY; 16];
     let (rsge, ssge, wsge) = (b.sge(0, 64), a.sge(0, 64), a.sge(128, 64));
     let remote = b.buf.addr() + 4096;
     let mut harvested = 0u32;

@@ -14,21 +14,9 @@ use ndk_provider::adapter;
 use ndk_tests::make::{self, close};
 use ndk_tests::*;
 
-fn zeroed_ex() -> NDK_RESULT_EX {
-    NDK_RESULT_EX {
-        Status: 0,
-        BytesTransferred: 0,
-        QPContext: null_mut(),
-        RequestContext: null_mut(),
-        Type: 0,
-        ProviderErrorCode: 0,
-        TypeSpecificCompletionOutput: 0,
-    }
-}
-
 /// Harvests up to 16 completions with `NdkGetCqResultsEx`.
 fn poll_ex(cq: *mut NDK_CQ) -> Vec<NDK_RESULT_EX> {
-    let mut out = [zeroed_ex(); 16];
+    let mut out = [NDK_RESULT_EX::EMPTY; 16];
     // SAFETY: consumer call on an open CQ with a 16-entry buffer.
     let n =
         unsafe { (table::<_, NDK_CQ_DISPATCH>(cq).NdkGetCqResultsEx)(cq, out.as_mut_ptr(), 16) };
@@ -318,7 +306,7 @@ fn provider_error_code_is_zero_below_2_1_and_on_success_and_the_device_code_on_e
     let harvest = |cq: *mut NDK_CQ| {
         let mut out = [NDK_RESULT_EX {
             ProviderErrorCode: 0xFFFF_FFFF,
-            ..zeroed_ex()
+            ..NDK_RESULT_EX::EMPTY
         }; 4];
         // SAFETY: consumer call with a 4-entry buffer.
         let n =

@@ -314,6 +314,19 @@ pub struct NDK_RESULT_EX {
     pub TypeSpecificCompletionOutput: usize,
 }
 
+impl NDK_RESULT_EX {
+    /// An all-zero entry, for the result arrays a consumer hands to `NdkGetCqResultsEx`.
+    pub const EMPTY: NDK_RESULT_EX = NDK_RESULT_EX {
+        Status: 0,
+        BytesTransferred: 0,
+        QPContext: core::ptr::null_mut(),
+        RequestContext: core::ptr::null_mut(),
+        Type: 0,
+        ProviderErrorCode: 0,
+        TypeSpecificCompletionOutput: 0,
+    };
+}
+
 /// `NDK_OPERATION_TYPE` (C enum, int-sized), ndkpi.md §5.5.
 pub type NDK_OPERATION_TYPE = i32;
 pub const NdkOperationTypeReceive: NDK_OPERATION_TYPE = 1;
