@@ -74,6 +74,12 @@ pub enum HalEvent {
     },
     /// A connection management event.
     Cm(CmEvent),
+    /// The raw Ethernet queue created with `ctx` has a completion after
+    /// [`crate::EthernetPort::arm_eth`].
+    EthNotify {
+        /// Context the queue was created with.
+        ctx: u64,
+    },
     /// The device failed; every object is unusable.
     DeviceFatal,
     /// The device was surprise-removed.

@@ -25,6 +25,8 @@ pub struct Device<H: NicHal> {
     /// Contexts of the live CQs, to tell each of them when the device fails.
     cqs: Lock<H, Vec<u64>>,
     event_requests: AtomicUsize,
+    /// Run (in the event DPC) on [`HalEvent::EthNotify`]: the miniport's raw-queue service.
+    ethernet: Lock<H, Option<DeferredWork>>,
 }
 
 impl<H: NicHal> Device<H> {
@@ -40,6 +42,7 @@ impl<H: NicHal> Device<H> {
             ports: Lock::<H, _>::new(PortTable::new()),
             cqs: Lock::<H, _>::new(Vec::new()),
             event_requests: AtomicUsize::new(0),
+            ethernet: Lock::<H, _>::new(None),
         });
         let weak: Weak<Device<H>> = Arc::downgrade(&dev);
         let dpc: DeferredWork = Arc::new(move || {
@@ -83,6 +86,12 @@ impl<H: NicHal> Device<H> {
                 break;
             }
         }
+    }
+
+    /// Sets the function run on [`HalEvent::EthNotify`] (the miniport's send-complete and
+    /// receive-indicate service), or clears it.
+    pub fn set_ethernet_handler(&self, handler: Option<DeferredWork>) {
+        *self.ethernet.lock() = handler;
     }
 
     /// Records a CQ (its device context) as live; fails only when memory is short.
@@ -140,6 +149,13 @@ impl<H: NicHal> Device<H> {
             // The QP's requests complete in error through its CQs; nothing else to tell.
             HalEvent::QpError { .. } => {}
             HalEvent::Cm(ev) => cm::on_event::<H>(self, ev),
+            HalEvent::EthNotify { .. } => {
+                // Called outside the lock.
+                let handler = self.ethernet.lock().clone();
+                if let Some(h) = handler {
+                    h();
+                }
+            }
             // The device flushes every QP itself; each CQ also reports the failure to an
             // armed consumer (ndkpi.md §3: STATUS_INTERNAL_ERROR, CQ and QPs unusable).
             HalEvent::DeviceFatal | HalEvent::DeviceRemoved => self.fail_cqs(),
