@@ -44,6 +44,7 @@ pub enum Opcode {
     SetMac = 0x02,
     SetMtu = 0x03,
     SetGid = 0x04,
+    SetRxFilter = 0x05,
     CreatePd = 0x10,
     DestroyPd = 0x11,
     CreateCq = 0x20,
@@ -72,6 +73,9 @@ pub enum Opcode {
     CmComplete = 0x65,
     CmDisconnect = 0x66,
     CmRelease = 0x67,
+    CreateRawq = 0x70,
+    FlushRawq = 0x71,
+    DestroyRawq = 0x72,
 }
 
 impl Opcode {
@@ -84,6 +88,7 @@ impl Opcode {
             0x02 => SetMac,
             0x03 => SetMtu,
             0x04 => SetGid,
+            0x05 => SetRxFilter,
             0x10 => CreatePd,
             0x11 => DestroyPd,
             0x20 => CreateCq,
@@ -112,6 +117,9 @@ impl Opcode {
             0x65 => CmComplete,
             0x66 => CmDisconnect,
             0x67 => CmRelease,
+            0x70 => CreateRawq,
+            0x71 => FlushRawq,
+            0x72 => DestroyRawq,
             _ => return None,
         })
     }
@@ -389,6 +397,27 @@ pub struct CmListen {
     pub listen_context: u64,
 }
 
+/// CREATE_RAWQ parameters (§14.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateRawq {
+    /// Raw queue number (OBJECT), below `raw::MAX_RAWQ`.
+    pub rawqn: u32,
+    /// LOG2_SQ_DEPTH: send descriptors, log2.
+    pub log2_sq_depth: u8,
+    /// LOG2_RQ_DEPTH: receive descriptors, log2.
+    pub log2_rq_depth: u8,
+    /// LOG2_CQ_SIZE: raw completions, log2; the ring holds both depths together.
+    pub log2_cq_size: u8,
+    /// SQ_ADDR: send ring, 4 KiB aligned, contiguous.
+    pub sq_addr: u64,
+    /// RQ_ADDR: receive ring, 4 KiB aligned, contiguous.
+    pub rq_addr: u64,
+    /// CQ_ADDR: completion ring, 4 KiB aligned, contiguous, zeroed.
+    pub cq_addr: u64,
+    /// RAWQ_CONTEXT: reported in RAW_NOTIFY.
+    pub context: u64,
+}
+
 /// An admin command with its parameters (§6.3, §6.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // fields are the manual's parameters; §6.4 describes each
@@ -497,6 +526,16 @@ pub enum Command {
     CmRelease {
         conn_id: u32,
     },
+    SetRxFilter {
+        filter: crate::raw::RxFilter,
+    },
+    CreateRawq(CreateRawq),
+    FlushRawq {
+        rawqn: u32,
+    },
+    DestroyRawq {
+        rawqn: u32,
+    },
 }
 
 impl Command {
@@ -537,6 +576,10 @@ impl Command {
             C::CmComplete { .. } => Opcode::CmComplete,
             C::CmDisconnect { .. } => Opcode::CmDisconnect,
             C::CmRelease { .. } => Opcode::CmRelease,
+            C::SetRxFilter { .. } => Opcode::SetRxFilter,
+            C::CreateRawq(_) => Opcode::CreateRawq,
+            C::FlushRawq { .. } => Opcode::FlushRawq,
+            C::DestroyRawq { .. } => Opcode::DestroyRawq,
         }
     }
 
@@ -544,7 +587,13 @@ impl Command {
     pub const fn object(&self) -> u32 {
         use Command as C;
         match self {
-            C::Nop | C::QueryDevice { .. } | C::SetMac { .. } | C::SetMtu { .. } => 0,
+            C::Nop
+            | C::QueryDevice { .. }
+            | C::SetMac { .. }
+            | C::SetMtu { .. }
+            | C::SetRxFilter { .. } => 0,
+            C::CreateRawq(r) => r.rawqn,
+            C::FlushRawq { rawqn } | C::DestroyRawq { rawqn } => *rawqn,
             C::SetGid { index, .. } => *index,
             C::CreatePd { pdn } | C::DestroyPd { pdn } => *pdn,
             C::CreateCq(c) => c.cqn,
@@ -610,7 +659,19 @@ impl Command {
             | C::CmStopListen { .. }
             | C::CmComplete { .. }
             | C::CmDisconnect { .. }
-            | C::CmRelease { .. } => {}
+            | C::CmRelease { .. }
+            | C::FlushRawq { .. }
+            | C::DestroyRawq { .. } => {}
+            C::SetRxFilter { filter } => put_u32(b, 0x10, filter.bits()),
+            C::CreateRawq(r) => {
+                put_u8(b, 0x10, r.log2_sq_depth);
+                put_u8(b, 0x11, r.log2_rq_depth);
+                put_u8(b, 0x12, r.log2_cq_size);
+                put_u64(b, 0x18, r.sq_addr);
+                put_u64(b, 0x20, r.rq_addr);
+                put_u64(b, 0x28, r.cq_addr);
+                put_u64(b, 0x30, r.context);
+            }
             C::QueryDevice { out: m }
             | C::ModifyQp { attr: m, .. }
             | C::QueryQp { out: m, .. }
@@ -832,6 +893,21 @@ impl Command {
             Opcode::CmComplete => C::CmComplete { conn_id: obj },
             Opcode::CmDisconnect => C::CmDisconnect { conn_id: obj },
             Opcode::CmRelease => C::CmRelease { conn_id: obj },
+            Opcode::SetRxFilter => C::SetRxFilter {
+                filter: crate::raw::RxFilter::from_bits(u32_at(b, 0x10))?,
+            },
+            Opcode::CreateRawq => C::CreateRawq(CreateRawq {
+                rawqn: obj,
+                log2_sq_depth: u8_at(b, 0x10),
+                log2_rq_depth: u8_at(b, 0x11),
+                log2_cq_size: u8_at(b, 0x12),
+                sq_addr: u64_at(b, 0x18),
+                rq_addr: u64_at(b, 0x20),
+                cq_addr: u64_at(b, 0x28),
+                context: u64_at(b, 0x30),
+            }),
+            Opcode::FlushRawq => C::FlushRawq { rawqn: obj },
+            Opcode::DestroyRawq => C::DestroyRawq { rawqn: obj },
         })
     }
 }
@@ -1247,7 +1323,7 @@ mod tests {
     use super::*;
     use core::net::{Ipv4Addr, Ipv6Addr};
 
-    fn all_commands() -> [Command; 33] {
+    fn all_commands() -> [Command; 37] {
         let mb = Mailbox {
             addr: 0x1_0000_0040,
             len: 512,
@@ -1364,6 +1440,21 @@ mod tests {
             Command::CmComplete { conn_id: 5 },
             Command::CmDisconnect { conn_id: 5 },
             Command::CmRelease { conn_id: 5 },
+            Command::SetRxFilter {
+                filter: crate::raw::RxFilter::DIRECTED | crate::raw::RxFilter::BROADCAST,
+            },
+            Command::CreateRawq(CreateRawq {
+                rawqn: 0,
+                log2_sq_depth: 8,
+                log2_rq_depth: 9,
+                log2_cq_size: 10,
+                sq_addr: 0x1_0000,
+                rq_addr: 0x2_0000,
+                cq_addr: 0x3_0000,
+                context: 0xE7,
+            }),
+            Command::FlushRawq { rawqn: 0 },
+            Command::DestroyRawq { rawqn: 0 },
         ]
     }
 
@@ -1425,8 +1516,8 @@ mod tests {
         bad[0x02] = 1;
         assert_eq!(CmdEntry::decode(&bad), Err(CmdDecodeError::BadParam));
         let mut bad = raw;
-        bad[0x00] = 0x70;
-        assert_eq!(CmdEntry::decode(&bad), Err(CmdDecodeError::BadOpcode(0x70)));
+        bad[0x00] = 0x7F;
+        assert_eq!(CmdEntry::decode(&bad), Err(CmdDecodeError::BadOpcode(0x7F)));
         assert_eq!(CmdHeader::decode(&bad).token, 1);
         assert_eq!(
             CmdDecodeError::BadOpcode(0).status().hal_error(),

@@ -46,6 +46,8 @@ pub enum EventType {
     PortChange = 0x08,
     /// The device is fatal.
     DeviceFatal = 0x09,
+    /// An armed raw queue has a completion (§14.5).
+    RawNotify = 0x0A,
 }
 
 impl EventType {
@@ -61,6 +63,7 @@ impl EventType {
             0x07 => EventType::CmEvent,
             0x08 => EventType::PortChange,
             0x09 => EventType::DeviceFatal,
+            0x0A => EventType::RawNotify,
             _ => return None,
         })
     }
@@ -232,6 +235,15 @@ pub enum Eqe {
         /// FATAL_CODE.
         fatal_code: u32,
     },
+    /// RAW_NOTIFY.
+    RawNotify {
+        /// Raw queue number.
+        rawqn: u32,
+        /// RAWQ_CONTEXT.
+        context: u64,
+        /// SN of the arm.
+        arm_sn: u8,
+    },
 }
 
 impl Eqe {
@@ -247,6 +259,7 @@ impl Eqe {
             Eqe::Cm { .. } => EventType::CmEvent,
             Eqe::PortChange { .. } => EventType::PortChange,
             Eqe::DeviceFatal { .. } => EventType::DeviceFatal,
+            Eqe::RawNotify { .. } => EventType::RawNotify,
         }
     }
 
@@ -314,6 +327,11 @@ impl Eqe {
             ),
             Eqe::PortChange { port_status } => (0, 0, 0, 0, port_status, 0, 0),
             Eqe::DeviceFatal { fatal_code } => (0, 0, 0, 0, 0, 0, fatal_code),
+            Eqe::RawNotify {
+                rawqn,
+                context,
+                arm_sn,
+            } => (0, 0, rawqn, context, u32::from(arm_sn & 3), 0, 0),
         };
         put_u8(&mut b, 0x00, self.event_type() as u8);
         put_u8(&mut b, 0x01, sub);
@@ -391,6 +409,11 @@ impl Eqe {
             EventType::DeviceFatal => Eqe::DeviceFatal {
                 fatal_code: syndrome,
             },
+            EventType::RawNotify => Eqe::RawNotify {
+                rawqn: object,
+                context,
+                arm_sn: (d0 & 3) as u8,
+            },
         })
     }
 }
@@ -401,7 +424,7 @@ mod tests {
     use crate::admin::Opcode;
     use crate::ring::owner_bit;
 
-    fn samples() -> [Eqe; 9] {
+    fn samples() -> [Eqe; 10] {
         [
             Eqe::CmdComplete {
                 token: 0x8000_0000_0000_0001,
@@ -448,6 +471,11 @@ mod tests {
                 port_status: 0x05DC_0501,
             },
             Eqe::DeviceFatal { fatal_code: 2 },
+            Eqe::RawNotify {
+                rawqn: 0,
+                context: 0xE7,
+                arm_sn: 2,
+            },
         ]
     }
 
@@ -479,8 +507,8 @@ mod tests {
         let mut raw = samples()[2].encode(true);
         raw[0x01] = 3;
         assert_eq!(Eqe::decode(&raw), Err(EqeError::BadSubtype(3)));
-        raw[0x00] = 0x0A;
-        assert_eq!(Eqe::decode(&raw), Err(EqeError::BadType(0x0A)));
+        raw[0x00] = 0x0B;
+        assert_eq!(Eqe::decode(&raw), Err(EqeError::BadType(0x0B)));
         let mut raw = samples()[0].encode(true);
         raw[0x02] = 0x20;
         assert_eq!(Eqe::decode(&raw), Err(EqeError::BadSubtype(0x20)));

@@ -15,6 +15,7 @@
 //! | [`eqe`] | §5.7 | EQEs |
 //! | [`cm`] | §5.8, §8 | CM records and events, service IDs |
 //! | [`admin`] | §6–§7 | admin commands, QP attributes, QP state machine |
+//! | [`raw`] | §14 | raw Ethernet queue: descriptors, completions, receive filter |
 //!
 //! Encoders and decoders work on fixed-size arrays or slices, never allocate and never panic.
 #![no_std]
@@ -37,6 +38,7 @@ pub mod cqe;
 pub mod driver;
 pub mod eqe;
 pub mod key;
+pub mod raw;
 pub mod record;
 pub mod regs;
 pub mod ring;

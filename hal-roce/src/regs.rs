@@ -67,6 +67,12 @@ pub const DB_RQ_PI: usize = 0x04;
 pub const DB_SRQ_PI: usize = 0x08;
 /// Offset of `CQ_ARM` in a doorbell block (§4).
 pub const DB_CQ_ARM: usize = 0x0C;
+/// Offset of `RAW_SQ_PI` in a doorbell block (§4, §14).
+pub const DB_RAW_SQ_PI: usize = 0x10;
+/// Offset of `RAW_RQ_PI` in a doorbell block (§4, §14).
+pub const DB_RAW_RQ_PI: usize = 0x14;
+/// Offset of `RAW_CQ_ARM` in a doorbell block (§4, §14).
+pub const DB_RAW_CQ_ARM: usize = 0x18;
 
 /// BAR2 offset of the doorbell block of queue number `n` (QPN, SRQN or CQN), §4.
 pub const fn doorbell_block_offset(n: u32) -> usize {
@@ -441,6 +447,20 @@ mod bitfields {
             ],
             /// Ring generation the CI counts in (§5.6.3).
             RING OFFSET(28) NUMBITS(1) []
+        ],
+        /// `RAW_SQ_PI` / `RAW_RQ_PI` (doorbell block 0x10 / 0x14, WO): raw queue producer
+        /// indices (§14.3).
+        pub RAW_PI [
+            /// Descriptors written (free-running, 16 bits).
+            PI OFFSET(0) NUMBITS(16) []
+        ],
+        /// `RAW_CQ_ARM` (doorbell block 0x18, WO): raw completion ring consumer index and arm
+        /// (§14.3).
+        pub RAW_CQ_ARM [
+            /// Raw completions consumed at the time of arming (free-running, 24 bits).
+            CI OFFSET(0) NUMBITS(24) [],
+            /// Arm sequence number: previous arm's SN + 1 (mod 4).
+            SN OFFSET(24) NUMBITS(2) []
         ]
     ];
 }
@@ -622,7 +642,15 @@ register_structs! {
         (0x870 => pub stat_duplicate_requests: ReadWrite<u64>),
         /// RoCEv2 frames dropped for other reasons (§3.11).
         (0x878 => pub stat_rx_discards: ReadWrite<u64>),
-        (0x880 => _reserved_stats),
+        /// Frames sent from the raw queue (§3.11, §14).
+        (0x880 => pub stat_raw_tx_frames: ReadWrite<u64>),
+        /// Frames delivered to the raw queue.
+        (0x888 => pub stat_raw_rx_frames: ReadWrite<u64>),
+        /// Frames the filter admitted but no raw receive descriptor (or one too small) took.
+        (0x890 => pub stat_raw_rx_no_buffer: ReadWrite<u64>),
+        /// Frames for the raw queue that the receive filter dropped.
+        (0x898 => pub stat_raw_rx_filtered: ReadWrite<u64>),
+        (0x8A0 => _reserved_stats),
         (0x1000 => @END),
     },
 
@@ -637,7 +665,13 @@ register_structs! {
         (0x08 => pub srq_pi: WriteOnly<u32, SRQ_PI::Register>),
         /// Consumer index and arm of CQ `n`.
         (0x0C => pub cq_arm: WriteOnly<u32, CQ_ARM::Register>),
-        (0x10 => _reserved),
+        /// Send producer index of raw queue `n` (§14.3).
+        (0x10 => pub raw_sq_pi: WriteOnly<u32, RAW_PI::Register>),
+        /// Receive producer index of raw queue `n`.
+        (0x14 => pub raw_rq_pi: WriteOnly<u32, RAW_PI::Register>),
+        /// Completion consumer index and arm of raw queue `n`.
+        (0x18 => pub raw_cq_arm: WriteOnly<u32, RAW_CQ_ARM::Register>),
+        (0x1C => _reserved),
         (0x40 => @END),
     },
 
@@ -675,6 +709,9 @@ mod tests {
         assert_eq!(offset_of!(DoorbellBlock, rq_pi), DB_RQ_PI);
         assert_eq!(offset_of!(DoorbellBlock, srq_pi), DB_SRQ_PI);
         assert_eq!(offset_of!(DoorbellBlock, cq_arm), DB_CQ_ARM);
+        assert_eq!(offset_of!(DoorbellBlock, raw_sq_pi), DB_RAW_SQ_PI);
+        assert_eq!(offset_of!(DoorbellBlock, raw_rq_pi), DB_RAW_RQ_PI);
+        assert_eq!(offset_of!(DoorbellBlock, raw_cq_arm), DB_RAW_CQ_ARM);
         assert_eq!(doorbell_block_offset(65), DB_PAGE_SIZE + DB_BLOCK_SIZE);
     }
 

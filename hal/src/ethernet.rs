@@ -77,7 +77,8 @@ pub trait EthernetPort: NicHal {
 
     /// Permanent MAC address.
     fn mac_address(&self) -> [u8; 6];
-    /// Current link state.
+    /// Current link state. A change raises [`crate::HalEvent::EthNotify`] for the raw queue
+    /// (armed or not), so its owner re-reads it.
     fn link_state(&self) -> LinkState;
     /// Largest frame payload (MTU) without the 14-byte Ethernet header.
     fn mtu(&self) -> u32;
@@ -85,20 +86,31 @@ pub trait EthernetPort: NicHal {
     /// Creates the raw queue; completions are reported by polling, and a
     /// [`crate::HalEvent::EthNotify`] with `ctx` follows [`EthernetPort::arm_eth`].
     /// Control path: PASSIVE_LEVEL, synchronous.
-    fn create_eth_queue(&self, send_depth: u32, recv_depth: u32, ctx: u64)
-        -> HalResult<Self::EthQueue>;
-    /// Completes every outstanding send and receive with `ok == false` (visible to
-    /// [`EthernetPort::poll_eth`]); posts fail afterwards. For pause, halt and removal.
+    fn create_eth_queue(
+        &self,
+        send_depth: u32,
+        recv_depth: u32,
+        ctx: u64,
+    ) -> HalResult<Self::EthQueue>;
+    /// Completes every outstanding send and receive (written, rung or not) with
+    /// `ok == false`, exactly once, visible to [`EthernetPort::poll_eth`] when it returns;
+    /// the device no longer touches their buffers. Posts fail afterwards with
+    /// `InvalidState`. For pause, halt and removal: PASSIVE_LEVEL, may wait for the device
+    /// (a dead device's requests are returned by the driver).
     fn flush_eth(&self, q: &mut Self::EthQueue);
-    /// Destroys a flushed queue whose completions were all polled.
+    /// Destroys a flushed queue whose completions were all polled. PASSIVE_LEVEL.
     fn destroy_eth_queue(&self, q: Self::EthQueue);
     /// Sets which received frames are delivered.
     fn set_eth_filter(&self, filter: EthFilter) -> HalResult<()>;
 
     /// Writes a send descriptor for one frame gathered from `frags` (at most
     /// [`MAX_ETH_FRAGS`]) without ringing the doorbell.
-    fn post_eth_send(&self, q: &mut Self::EthQueue, frags: &[EthBuffer], token: u64)
-        -> HalResult<()>;
+    fn post_eth_send(
+        &self,
+        q: &mut Self::EthQueue,
+        frags: &[EthBuffer],
+        token: u64,
+    ) -> HalResult<()>;
     /// Writes a receive descriptor without ringing the doorbell.
     fn post_eth_recv(&self, q: &mut Self::EthQueue, buf: EthBuffer, token: u64) -> HalResult<()>;
     /// Rings the send and receive doorbells for everything written since the last ring.

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 use core::net::IpAddr;
-use core::sync::atomic::{AtomicBool, AtomicU32};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use hal::{DeviceCaps, HalError, HalResult, MmioRegion, Platform};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -141,7 +141,7 @@ pub(crate) fn derive_caps(
 
 impl<P: Platform> RoceNic<P> {
     /// Brings the device up with the default configuration (MTU 1500, no addresses yet; add
-    /// them with [`RoceNic::add_address`]). See [`RoceNic::with_config`].
+    /// them with `hal::EthernetPort::set_local_addresses`). See [`RoceNic::with_config`].
     pub fn new(platform: P, bar0: MmioRegion, bar2: MmioRegion) -> HalResult<RoceNic<P>> {
         RoceNic::with_config(platform, bar0, bar2, &BringUpConfig::default())
     }
@@ -198,6 +198,8 @@ impl<P: Platform> RoceNic<P> {
             handler: Lock::<P, _>::new(None),
             isr_requests: AtomicU32::new(0),
             fatal: AtomicBool::new(false),
+            eth_live: AtomicBool::new(false),
+            eth_ctx: AtomicU64::new(0),
             platform,
             bar0,
             bar2,
@@ -309,7 +311,7 @@ impl<P: Platform> RoceNic<P> {
     }
 
     /// Waits (polling the EQ, no handler yet) for the completion of a bring-up command.
-    fn wait_sync(&self, token: u64) -> HalResult<()> {
+    pub(super) fn wait_sync(&self, token: u64) -> HalResult<()> {
         let mut result = None;
         wait_for(&self.platform, RESET_TIMEOUT_NS, || {
             self.process_eq();

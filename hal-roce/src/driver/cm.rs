@@ -15,7 +15,8 @@ use super::RoceNic;
 use crate::admin::{CmListen, CmdFlags, Command, GidType};
 use crate::cm::{ip_to_gid, is_passive_conn_id, CmAddresses, CmRecord};
 
-/// REMOTE_MAC of `CM_CONNECT` when the glue resolved no next hop ([`RoceNic::set_neighbor`]).
+/// REMOTE_MAC of `CM_CONNECT` when the glue resolved no next hop
+/// (`hal::EthernetPort::set_neighbor`).
 /// §8.1 wants the driver to pass a resolved MAC; all zeros is no valid unicast MAC, and the
 /// device model then resolves it from its own neighbour table (UNCONFIRMED: not in the manual).
 const UNRESOLVED_MAC: [u8; 6] = [0; 6];
@@ -90,30 +91,6 @@ fn covers(a: &SocketAddr, b: &SocketAddr) -> bool {
 }
 
 impl<P: Platform> RoceNic<P> {
-    /// Adds an interface address: SET_GID at the next index (§6.4.3, §11.1 step 12). Call it
-    /// from the NDIS glue when the interface gains an address.
-    pub fn add_address(&self, ip: IpAddr) -> HalResult<()> {
-        let index = {
-            let mut ctl = self.ctl.lock();
-            if ctl.addrs.contains(&ip) {
-                return Ok(());
-            }
-            ctl.addrs
-                .try_reserve(1)
-                .map_err(|_| HalError::NoResources)?;
-            u32::try_from(ctl.addrs.len()).map_err(|_| HalError::NoResources)?
-        };
-        if index >= u32::from(self.attrs.gid_table_size) {
-            return Err(HalError::ImplementationLimit);
-        }
-        self.post_gid(index, ip, None)?;
-        let mut ctl = self.ctl.lock();
-        if !ctl.addrs.contains(&ip) {
-            ctl.addrs.push(ip);
-        }
-        Ok(())
-    }
-
     /// Posts SET_GID for `ip` at `index` (SILENT unless `action`).
     pub(crate) fn post_gid(
         &self,
@@ -164,8 +141,8 @@ impl<P: Platform> RoceNic<P> {
     }
 
     /// Records the next-hop MAC of `ip` for `CM_CONNECT` (§8.1: the driver resolves it with
-    /// the host stack's ARP / neighbour discovery).
-    pub fn set_neighbor(&self, ip: IpAddr, mac: [u8; 6]) -> HalResult<()> {
+    /// the host stack's ARP / neighbour discovery); `EthernetPort::set_neighbor`.
+    pub(crate) fn neighbor_set(&self, ip: IpAddr, mac: [u8; 6]) -> HalResult<()> {
         let mut ctl = self.ctl.lock();
         if let Some(e) = ctl.neighbors.iter_mut().find(|(a, _)| *a == ip) {
             e.1 = mac;

@@ -264,8 +264,16 @@ impl<P: Platform> RoceNic<P> {
                 }
                 return;
             }
-            // Link changes have no `hal` event; the NDIS glue reads PORT_STATUS itself.
-            Eqe::PortChange { .. } => return,
+            Eqe::RawNotify { context, .. } => HalEvent::EthNotify { ctx: context },
+            // A link change wakes the raw queue's owner, which reads `link_state` (§14.2).
+            Eqe::PortChange { .. } => {
+                if !self.eth_live.load(Ordering::Acquire) {
+                    return;
+                }
+                HalEvent::EthNotify {
+                    ctx: self.eth_ctx.load(Ordering::Acquire),
+                }
+            }
             Eqe::DeviceFatal { .. } => {
                 if !eq.fatal_reported {
                     eq.fatal_reported = true;

@@ -3,7 +3,8 @@
 //!
 //! Layout follows irdma's split (style.md): the fast path ([`sq`], [`rq`], [`srq`], [`cq`])
 //! writes WQEs into DMA rings, rings doorbells and polls CQEs by the owner bit, with no lock and
-//! no allocation; the control path ([`cmdq`], [`eq`], [`mem`], [`cm`]) posts admin commands
+//! no allocation, and so does the raw Ethernet queue ([`eth`], `hal::EthernetPort`); the
+//! control path ([`cmdq`], [`eq`], [`mem`], [`cm`]) posts admin commands
 //! under one spin lock and turns EQEs into [`hal::HalEvent`]s.
 //!
 //! Locks (all `lock_api` over `P::RawLock`), always taken in this order: `eq` → `ctl` →
@@ -25,6 +26,7 @@ mod cm;
 mod cmdq;
 mod cq;
 mod eq;
+mod eth;
 mod mem;
 mod rq;
 mod sq;
@@ -34,7 +36,7 @@ mod tests;
 
 use alloc::sync::Arc;
 use core::net::{IpAddr, SocketAddr};
-use core::sync::atomic::{AtomicBool, AtomicU32};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use hal::{
     Cmd, CmdToken, Completion, ConnId, CqParts, DeviceCaps, HalEvent, HalResult, MmioRegion,
@@ -47,6 +49,7 @@ use crate::regs::{Bar0, DoorbellBlock};
 pub use bringup::BringUpConfig;
 pub use cm::Listen;
 pub use cq::{Cq, CqPoller};
+pub use eth::EthQueue;
 pub use mem::{Mr, Mw, Pd};
 pub use rq::Rq;
 pub use sq::{Qp, Sq};
@@ -80,6 +83,10 @@ pub struct RoceNic<P: Platform> {
     /// The device reported FATAL (§3.5): commands are no longer posted (creates fail with
     /// `Fatal`, destroys complete at once), pending ones were failed.
     fatal: AtomicBool,
+    /// The raw Ethernet queue exists (revision 1 has one), and its context for the
+    /// `EthNotify` of a link change.
+    eth_live: AtomicBool,
+    eth_ctx: AtomicU64,
 }
 
 impl<P: Platform> RoceNic<P> {

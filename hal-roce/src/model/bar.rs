@@ -82,9 +82,14 @@ impl BarMemory {
         self.write32(offset + 4, (v >> 32) as u32);
     }
 
+    /// Address of the first byte (what a host maps the BAR at).
+    pub fn base(&'static self) -> NonNull<u8> {
+        NonNull::from(self.pages).cast::<u8>()
+    }
+
     /// A driver's view of the whole BAR.
     pub fn region(&'static self) -> hal::MmioRegion {
-        let base = NonNull::from(self.pages).cast::<u8>();
+        let base = self.base();
         // SAFETY: `base` points to `len()` bytes of `UnsafeCell` words, 4 KiB aligned (the
         // `Page` alignment), leaked so they stay valid for the rest of the process.
         unsafe { hal::MmioRegion::from_raw(base, self.len()) }

@@ -55,10 +55,14 @@ pub struct Stats {
     pub out_of_sequence: u64,
     pub duplicate_requests: u64,
     pub rx_discards: u64,
+    pub raw_tx_frames: u64,
+    pub raw_rx_frames: u64,
+    pub raw_rx_no_buffer: u64,
+    pub raw_rx_filtered: u64,
 }
 
 impl Stats {
-    fn values(&self) -> [u64; 16] {
+    fn values(&self) -> [u64; 20] {
         [
             self.tx_frames,
             self.tx_octets,
@@ -76,6 +80,10 @@ impl Stats {
             self.out_of_sequence,
             self.duplicate_requests,
             self.rx_discards,
+            self.raw_tx_frames,
+            self.raw_rx_frames,
+            self.raw_rx_no_buffer,
+            self.raw_rx_filtered,
         ]
     }
 }
@@ -257,6 +265,9 @@ pub struct Device {
     /// Frames to put on the wire.
     pub(crate) tx: Vec<Vec<u8>>,
     pub(crate) neighbours: Neighbours,
+    /// The raw Ethernet queue (§14), and the receive filter (SET_RX_FILTER).
+    pub(crate) raw: Option<super::raw::RawQ>,
+    pub(crate) rx_filter: crate::raw::RxFilter,
     pub(crate) rng: u64,
     /// Work done since the last `take_work`.
     pub(crate) work: usize,
@@ -302,6 +313,8 @@ impl Device {
             stats: Stats::default(),
             tx: Vec::new(),
             neighbours,
+            raw: None,
+            rx_filter: crate::raw::RxFilter::empty(),
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             work: 0,
         };
@@ -369,6 +382,8 @@ impl Device {
         self.mpt.clear();
         self.cm = CmAgent::default();
         self.pending_cm.clear();
+        self.raw = None;
+        self.rx_filter = crate::raw::RxFilter::empty();
         self.stats = Stats::default();
         self.w(reg!(status), 1);
         self.w(reg!(int_mask), 0xF);
@@ -779,8 +794,14 @@ impl Device {
             self.run_admin();
             self.sample_doorbells();
             self.start_sqs();
+            self.raw_doorbells();
+            // §14.1: RoCEv2 to our addresses is the RDMA engine's, the rest the raw queue's.
             for f in rx {
-                self.receive_frame(&f);
+                if self.is_rdma_frame(&f) {
+                    self.receive_frame(&f);
+                } else {
+                    self.raw_receive(&f);
+                }
             }
             self.run_engines();
             self.cq_moderation_timers();
@@ -1172,6 +1193,13 @@ impl Device {
             Command::CmComplete { conn_id } => self.cm_complete(conn_id).map(|()| [0, 0]),
             Command::CmDisconnect { conn_id } => self.cm_disconnect(conn_id).map(|()| [0, 0]),
             Command::CmRelease { conn_id } => self.cm_release(conn_id).map(|()| [0, 0]),
+            Command::SetRxFilter { filter } => {
+                self.rx_filter = filter;
+                Ok([0, 0])
+            }
+            Command::CreateRawq(c) => self.create_rawq(&c).map(|()| [0, 0]),
+            Command::FlushRawq { rawqn } => self.flush_rawq(rawqn).map(|()| [0, 0]),
+            Command::DestroyRawq { rawqn } => self.destroy_rawq(rawqn).map(|()| [0, 0]),
         }
     }
 

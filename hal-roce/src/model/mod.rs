@@ -9,6 +9,7 @@
 //! | [`device`] | §3, §5, §6, §12 | registers, admin queue, EQ, CMEV, CQs, SRQs, keys |
 //! | `rc` | §7, §9 | QPs: requester, responder, completer (go-back-N, NAKs, RNR, timers) |
 //! | `cm_agent` | §8 | the CM agent on QP1 (REQ/REP/RTU/REJ/DREQ/DREP, timers) |
+//! | `raw` | §14 | the raw Ethernet queue and receive filter |
 //! | [`network`] | — | NICs on a fabric with a virtual clock: the entry point |
 //! | [`wire`] | §9.1 | RoCEv2 wire codecs |
 //!
@@ -34,11 +35,14 @@ mod cm_agent;
 pub mod device;
 mod dma;
 pub mod network;
+mod raw;
 mod rc;
 pub mod wire;
 
 #[cfg(test)]
+mod eth_tests;
+#[cfg(test)]
 mod tests;
 
 pub use device::Stats;
-pub use network::{Network, Nic, DEFAULT_HORIZON_NS};
+pub use network::{BareNic, Network, Nic, DEFAULT_HORIZON_NS};

@@ -5,8 +5,14 @@
 //! [`MockPlatform`] with a virtual clock shared by every NIC, and one device model per NIC.
 //! The model steps where the driver waits (`stall_us`, the platform's stall hook) and in
 //! [`Network::run_until_idle`]; interrupts are delivered inline to [`RoceNic::interrupt`].
+//! Deferred work (DPCs) runs in [`Network::step_all`], never inside a driver's wait.
+//!
+//! [`Network::add_bare_nic`] attaches a device without a driver: the code under test (the
+//! NDIS glue) maps its BARs ([`BareNic::bars`]), brings [`RoceNic`] up on [`Network::platform`]
+//! and wires the interrupt line ([`BareNic::set_interrupt_line`]) itself.
 
 use core::net::IpAddr;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::vec::Vec;
 
 use hal::mock::MockPlatform;
-use hal::HalResult;
+use hal::{EthernetPort, HalResult};
 
 use crate::driver::{BringUpConfig, RoceNic};
 use crate::regs;
@@ -42,10 +48,60 @@ type Line = Arc<dyn Fn() + Send + Sync>;
 struct Node {
     ip: IpAddr,
     mac: [u8; 6],
+    bar0: &'static BarMemory,
+    bar2: &'static BarMemory,
     dev: Mutex<Device>,
     port: fabric::Port,
     line: Mutex<Option<Line>>,
     nic: Mutex<Weak<Nic>>,
+    /// Frames handed to the device as if from the wire, bypassing the fabric's forwarding
+    /// ([`Network::inject_frame`]).
+    injected: Mutex<Vec<Vec<u8>>>,
+}
+
+/// A device model on the network without a driver ([`Network::add_bare_nic`]): the code under
+/// test maps its BARs and brings [`RoceNic`] up itself. Clones name the same device.
+#[derive(Clone)]
+pub struct BareNic {
+    node: Arc<Node>,
+}
+
+impl BareNic {
+    /// The BARs as a host maps them: BAR0 (registers, `regs::BAR0_SIZE` bytes) then BAR2
+    /// (doorbell pages). The memory lives for the rest of the process.
+    pub fn bars(&self) -> Vec<(NonNull<u8>, usize)> {
+        std::vec![
+            (self.node.bar0.base(), self.node.bar0.len()),
+            (self.node.bar2.base(), self.node.bar2.len()),
+        ]
+    }
+
+    /// Station MAC the device reports at power-up (§3.4 FACTORY_MAC).
+    pub fn mac(&self) -> [u8; 6] {
+        self.node.mac
+    }
+
+    /// The address the network knows the NIC by (its neighbour entry).
+    pub fn ip(&self) -> IpAddr {
+        self.node.ip
+    }
+
+    /// Wires the device's interrupt: the network calls `line` (outside every model lock) when
+    /// the device raises its interrupt; an interrupt raised before is delivered on the next
+    /// step. Replaces any earlier line.
+    pub fn set_interrupt_line(&self, line: Arc<dyn Fn() + Send + Sync>) {
+        let old = lock(&self.node.line).replace(line);
+        drop(old);
+    }
+}
+
+impl core::fmt::Debug for BareNic {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BareNic")
+            .field("ip", &self.node.ip)
+            .field("mac", &fabric::format_mac(&self.node.mac))
+            .finish()
+    }
 }
 
 struct Inner {
@@ -95,8 +151,11 @@ impl Network {
         platform.set_stall_hook(Some(Arc::new(move |us: u32| {
             // The driver busy-waits: time passes and the devices run (windows-build.md §3).
             clock.advance_ns(u64::from(us.max(1)) * 1000);
+            // Deferred work (DPCs) does not run inside a busy wait: the waiting thread may hold
+            // a lock a DPC takes (as on a CPU at DISPATCH_LEVEL); it runs in the next
+            // `step_all` outside the wait.
             if let Some(inner) = weak.upgrade() {
-                Network { inner }.step_all();
+                Network { inner }.step_devices();
             }
         })));
         Network { inner }
@@ -124,8 +183,27 @@ impl Network {
         }
     }
 
-    /// [`Network::add_nic`], returning the driver's bring-up error.
-    pub fn try_add_nic(&self, ip: IpAddr) -> HalResult<Arc<Nic>> {
+    /// Adds a device model with address `ip` and no driver: MAC, fabric port and neighbour
+    /// entry as [`Network::add_nic`], but no bring-up and no interrupt line until
+    /// [`BareNic::set_interrupt_line`]. Bring [`RoceNic`] up over [`BareNic::bars`] with
+    /// [`Network::platform`]; stepping and [`Network::run_until_idle`] run it like any NIC.
+    /// Drivers of NICs already on the network learn its address; its own driver learns
+    /// neighbours from its host stack (`EthernetPort::set_neighbor`), and its device falls
+    /// back to the network's table when a connect names no next hop.
+    pub fn add_bare_nic(&self, ip: IpAddr) -> BareNic {
+        let node = self.attach_node(ip);
+        let others: Vec<Arc<Node>> = lock(&self.inner.nodes).clone();
+        for o in others.iter().filter(|o| !Arc::ptr_eq(o, &node)) {
+            if let Some(peer) = lock(&o.nic).upgrade() {
+                let _ = peer.set_neighbor(ip, node.mac);
+            }
+        }
+        self.step_all();
+        BareNic { node }
+    }
+
+    /// A new device model on the fabric, in the neighbour table, stepped by the network.
+    fn attach_node(&self, ip: IpAddr) -> Arc<Node> {
         let idx = {
             let mut n = lock(&self.inner.next_index);
             *n += 1;
@@ -146,12 +224,23 @@ impl Network {
         let node = Arc::new(Node {
             ip,
             mac,
+            bar0,
+            bar2,
             dev: Mutex::new(dev),
             port,
             line: Mutex::new(None),
             nic: Mutex::new(Weak::new()),
+            injected: Mutex::new(Vec::new()),
         });
         lock(&self.inner.nodes).push(node.clone());
+        node
+    }
+
+    /// [`Network::add_nic`], returning the driver's bring-up error.
+    pub fn try_add_nic(&self, ip: IpAddr) -> HalResult<Arc<Nic>> {
+        let node = self.attach_node(ip);
+        let (bar0, bar2) = (node.bar0, node.bar2);
+        let mac = node.mac;
         let cfg = BringUpConfig {
             mtu: 1500,
             addresses: &[ip],
@@ -220,6 +309,15 @@ impl Network {
         true
     }
 
+    /// Hands `frame` to the device of `ip` on its next step as if it came from the wire,
+    /// whatever its destination MAC (a hub port, or a switch flooding an unknown unicast):
+    /// what receive filters are tested with. False when no NIC has the address.
+    pub fn inject_frame(&self, ip: IpAddr, frame: &[u8]) -> bool {
+        let Some(n) = self.node(ip) else { return false };
+        lock(&n.injected).push(frame.to_vec());
+        true
+    }
+
     /// Statistics counters of the NIC with address `ip` (§3.11).
     pub fn stats(&self, ip: IpAddr) -> Option<Stats> {
         self.node(ip).map(|n| lock(&n.dev).stats())
@@ -249,6 +347,11 @@ impl Network {
     /// its frames go on the wire, its interrupt is raised, and deferred work (DPCs) runs.
     /// Returns the work done; 0 when called from inside a step.
     pub fn step_all(&self) -> usize {
+        self.step_devices() + self.inner.platform.run_deferred()
+    }
+
+    /// [`Network::step_all`] without running deferred work.
+    fn step_devices(&self) -> usize {
         if self.inner.stepping.swap(true, Ordering::AcqRel) {
             return 0;
         }
@@ -257,7 +360,7 @@ impl Network {
         let mut work = 0;
         let mut lines: Vec<Line> = Vec::new();
         for n in &nodes {
-            let mut rx = Vec::new();
+            let mut rx = core::mem::take(&mut *lock(&n.injected));
             while let Some(f) = n.port.recv(now) {
                 rx.push(f.into_data());
             }
@@ -283,7 +386,7 @@ impl Network {
             l();
             work += 1;
         }
-        work + self.inner.platform.run_deferred()
+        work
     }
 
     /// Some device's CM agent waits for its driver (an unanswered CONNECT_REQUEST or

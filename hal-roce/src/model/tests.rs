@@ -16,16 +16,16 @@ use super::network::{Network, Nic};
 
 const BUF: usize = 1 << 20;
 
-fn ip(last: u8) -> IpAddr {
+pub(super) fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
 }
 
 /// Events of one NIC, pumped from `next_event`.
 #[derive(Default)]
-struct Events(Vec<HalEvent>);
+pub(super) struct Events(pub(super) Vec<HalEvent>);
 
 impl Events {
-    fn pump(&mut self, nic: &Nic) {
+    pub(super) fn pump(&mut self, nic: &Nic) {
         while let Some(e) = nic.next_event() {
             self.0.push(e);
         }
@@ -50,21 +50,26 @@ impl Events {
     }
 }
 
-struct Side {
-    nic: Arc<Nic>,
-    ev: Events,
-    pd: Option<<Nic as NicHal>::Pd>,
-    cq: Option<CqParts<Nic>>,
-    qp: Option<QpParts<Nic>>,
-    buf: HostBuffer,
-    srq: Option<(<Nic as NicHal>::Srq, <Nic as NicHal>::SrqPoster)>,
-    mr: Option<<Nic as NicHal>::Mr>,
-    lkey: u32,
-    rkey: u32,
-    token: u64,
+pub(super) struct Side {
+    pub(super) nic: Arc<Nic>,
+    pub(super) ev: Events,
+    pub(super) pd: Option<<Nic as NicHal>::Pd>,
+    pub(super) cq: Option<CqParts<Nic>>,
+    pub(super) qp: Option<QpParts<Nic>>,
+    pub(super) buf: HostBuffer,
+    pub(super) srq: Option<(<Nic as NicHal>::Srq, <Nic as NicHal>::SrqPoster)>,
+    pub(super) mr: Option<<Nic as NicHal>::Mr>,
+    pub(super) lkey: u32,
+    pub(super) rkey: u32,
+    pub(super) token: u64,
 }
 
-fn wait<T>(net: &Network, s: &mut Side, cmd: Cmd<T>, token: u64) -> Result<CmdValue, HalError> {
+pub(super) fn wait<T>(
+    net: &Network,
+    s: &mut Side,
+    cmd: Cmd<T>,
+    token: u64,
+) -> Result<CmdValue, HalError> {
     if let Cmd::Done(_) = cmd {
         return Ok(CmdValue::Unit);
     }
@@ -79,12 +84,16 @@ fn wait<T>(net: &Network, s: &mut Side, cmd: Cmd<T>, token: u64) -> Result<CmdVa
 }
 
 impl Side {
-    fn new(net: &Network, addr: IpAddr) -> Side {
+    pub(super) fn new(net: &Network, addr: IpAddr) -> Side {
         Side::with_srq(net, addr, false)
     }
 
     fn with_srq(net: &Network, addr: IpAddr, use_srq: bool) -> Side {
-        let nic = net.add_nic(addr);
+        Side::on_nic(net, net.add_nic(addr), addr, use_srq)
+    }
+
+    /// A PD, CQ, QP (optionally on an SRQ) and a registered buffer on `nic` (address `addr`).
+    pub(super) fn on_nic(net: &Network, nic: Arc<Nic>, addr: IpAddr, use_srq: bool) -> Side {
         let mut s = Side {
             nic,
             ev: Events::default(),
@@ -175,7 +184,7 @@ impl Side {
         s
     }
 
-    fn post_recv(&mut self, wr_id: u64, off: usize, len: u32) {
+    pub(super) fn post_recv(&mut self, wr_id: u64, off: usize, len: u32) {
         let sge = [Sge {
             addr: self.buf.addr() + off as u64,
             length: len,
@@ -187,13 +196,13 @@ impl Side {
             .unwrap();
     }
 
-    fn post(&mut self, wr: &SendWr<'_>) {
+    pub(super) fn post(&mut self, wr: &SendWr<'_>) {
         let sq = &mut self.qp.as_mut().unwrap().sq;
         self.nic.post_send(sq, wr).unwrap();
         self.nic.ring_sq(sq);
     }
 
-    fn sge(&self, off: usize, len: u32) -> Sge {
+    pub(super) fn sge(&self, off: usize, len: u32) -> Sge {
         Sge {
             addr: self.buf.addr() + off as u64,
             length: len,
@@ -201,7 +210,7 @@ impl Side {
         }
     }
 
-    fn poll(&mut self) -> Vec<Completion> {
+    pub(super) fn poll(&mut self) -> Vec<Completion> {
         let mut out = Vec::new();
         let blank = Completion {
             wr_id: 0,
@@ -226,13 +235,22 @@ impl Side {
 }
 
 /// Two NICs with a QP each, connected through the CM agents.
-fn connected(net: &Network) -> (Side, Side, ConnId, ConnId) {
+pub(super) fn connected(net: &Network) -> (Side, Side, ConnId, ConnId) {
     connected_srq(net, false)
 }
 
 fn connected_srq(net: &Network, srq_b: bool) -> (Side, Side, ConnId, ConnId) {
-    let mut a = Side::new(net, ip(1));
-    let mut b = Side::with_srq(net, ip(2), srq_b);
+    let a = Side::new(net, ip(1));
+    let b = Side::with_srq(net, ip(2), srq_b);
+    connect_sides(net, a, b)
+}
+
+/// Connects `a` (at 10.0.0.1) to a listen of `b` (at 10.0.0.2) through the CM agents.
+pub(super) fn connect_sides(
+    net: &Network,
+    mut a: Side,
+    mut b: Side,
+) -> (Side, Side, ConnId, ConnId) {
     let server = SocketAddr::new(ip(2), 4791);
     let _listen = b.nic.cm_listen(server, 0x11).unwrap();
     let client = SocketAddr::new(ip(1), 50000);
@@ -685,7 +703,7 @@ fn pcap_decodes_as_rocev2_in_tshark() {
     }
 }
 
-fn send_wr<'a>(wr_id: u64, payload: Payload<'a>, inv: Option<u32>) -> SendWr<'a> {
+pub(super) fn send_wr<'a>(wr_id: u64, payload: Payload<'a>, inv: Option<u32>) -> SendWr<'a> {
     SendWr {
         wr_id,
         op: SendOp::Send {
