@@ -42,9 +42,11 @@ pub mod raw;
 pub mod record;
 pub mod regs;
 pub mod ring;
+mod silicon;
 pub mod wqe;
 
 #[cfg(feature = "model")]
 pub mod model;
 
 pub use driver::RoceNic;
+pub use silicon::RoceV2;

@@ -27,8 +27,14 @@ mod event;
 pub mod karc;
 mod nic;
 pub mod platform;
+pub mod queue;
+pub mod raw_eth;
+pub mod ring;
+pub mod silicon;
 mod wr;
 
+#[cfg(feature = "mock")]
+pub mod fake_bar;
 #[cfg(feature = "mock")]
 pub mod mock;
 

@@ -1,8 +1,8 @@
 //! The `NicHal` trait: everything the generic provider asks of a NIC backend.
 
-use alloc::sync::Arc;
 use core::net::{IpAddr, SocketAddr};
 
+use crate::karc::KFn;
 use crate::{Access, Cmd, CmdToken, Completion, ConnId, DeviceCaps, HalEvent, HalResult};
 use crate::{Platform, RecvWr, SendWr};
 
@@ -129,7 +129,8 @@ pub trait NicHal: Send + Sync + 'static {
     /// True when `addr` is an address of this device's network interface.
     fn is_local_address(&self, addr: &IpAddr) -> bool;
     /// Registers the function the backend calls when events are queued.
-    fn attach_interrupt(&self, handler: Arc<dyn Fn() + Send + Sync>);
+    /// The handler is a [`KFn`], allocated fallibly by the provider at initialization.
+    fn attach_interrupt(&self, handler: KFn);
     /// Takes the next event off the device's event queue.
     fn next_event(&self) -> Option<HalEvent>;
 

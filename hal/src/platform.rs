@@ -1,14 +1,15 @@
 //! Platform services a driver needs, so backends and the provider run unchanged in the
 //! Windows kernel (NDIS shared memory, KSPIN_LOCK, KeQueryInterruptTime, DPCs) and in tests.
 
-use alloc::sync::Arc;
 use core::ptr::NonNull;
 
+use crate::karc::KFn;
 use crate::HalResult;
 
 /// Deferred work: queued from any IRQL, run later at PASSIVE or DISPATCH level, like an
-/// `IO_WORKITEM` or a DPC. Created once and queued many times, so queueing never allocates.
-pub type DeferredWork = Arc<dyn Fn() + Send + Sync>;
+/// `IO_WORKITEM` or a DPC. Created once (fallibly, [`KFn::try_new`]) and queued many times,
+/// so queueing never allocates; [`KFn::ptr_eq`] tells whether a work is already queued.
+pub type DeferredWork = KFn;
 
 /// Host services. Implemented by the per-silicon driver crate over NDIS, and by the mock.
 pub trait Platform: Send + Sync + 'static {

@@ -1,7 +1,7 @@
 //! `NDK_ADAPTER`: opened by NDIS on a device, creates CQs, PDs, connectors, listeners and
 //! shared endpoints, builds LAMs (ndkpi.md §4.1, §8.1).
 
-use alloc::sync::Arc;
+use crate::karc::KArc;
 use core::ffi::c_void;
 
 use hal::{NicHal, Platform, RdmaTransport};
@@ -29,7 +29,7 @@ pub fn negotiate(requested: NDK_VERSION) -> Result<NDK_VERSION, NTSTATUS> {
 /// Adapter state.
 pub struct AdapterBody<H: NicHal> {
     /// The device it was opened on.
-    pub dev: Arc<Device<H>>,
+    pub dev: KArc<Device<H>>,
     /// Negotiated NDKPI version, stamped on every object.
     pub version: NDK_VERSION,
 }
@@ -43,7 +43,7 @@ pub type Adapter<H> = Obj<AdapterBody<H>>;
 
 /// `OPEN_NDK_ADAPTER_HANDLER` logic: negotiates the version and creates an adapter.
 pub fn open<H: NicHal>(
-    dev: &Arc<Device<H>>,
+    dev: &KArc<Device<H>>,
     requested: NDK_VERSION,
 ) -> Result<*mut NDK_ADAPTER, NTSTATUS> {
     let version = negotiate(requested)?;
@@ -70,7 +70,7 @@ pub unsafe fn close<H: NicHal>(p: *mut NDK_ADAPTER) {
         return;
     };
     // Every descendant holds a reference to the adapter, directly or through its parent.
-    while crate::karc::KArc::count(&obj) > 1 {
+    while KArc::count(&obj) > 1 {
         obj.body.dev.hal().platform().stall_us(10);
     }
     drop(obj);

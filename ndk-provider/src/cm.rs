@@ -222,13 +222,13 @@ mod tests {
 
     struct Node {
         nic: Arc<MockNic>,
-        dev: Arc<Device<MockNic>>,
+        dev: KArc<Device<MockNic>>,
         adapter: *mut NDK_ADAPTER,
     }
 
     fn node(f: &Fabric, ip: &str) -> Node {
         let nic = MockNic::new(f, default_caps(), &[ip.parse().expect("ip")]);
-        let dev = Device::new(nic.clone());
+        let dev = Device::try_new(nic.clone()).expect("device");
         let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open");
         Node { nic, dev, adapter }
     }

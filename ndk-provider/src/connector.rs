@@ -28,7 +28,6 @@
 //! reference until teardown (ndkpi.md §7.1 QP→Connector, Listener→Connector,
 //! SharedEndpoint→Connector; §7.2).
 
-use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::net::SocketAddr;
 
@@ -168,6 +167,7 @@ impl<H: NicHal> ObjBody for ConnectorBody<H> {
             let prev = st.phase;
             st.phase = Phase::Closed;
             st.disconnect_cb = None;
+            obj.body.adapter.body.dev.activity.disconnected(st.ctx);
             let flush = matches!(
                 prev,
                 Phase::Accepting | Phase::Connected | Phase::Disconnecting
@@ -207,6 +207,7 @@ impl<H: NicHal> ObjBody for ConnectorBody<H> {
                 t.unregister(st.ctx);
             }
         }
+        dev.activity.disconnected(st.ctx);
         // Only an object that was never closed can still owe one; complete it once.
         let owed = Deliver::<H> {
             flush: None,
@@ -508,7 +509,7 @@ unsafe extern "system" fn connect_with_shared_endpoint<H: NicHal>(
         _ => return STATUS_INVALID_PARAMETER,
     }
     // The endpoint's port lives in its own device's table.
-    if !Arc::ptr_eq(&se.body.adapter().body.dev, &c.body.adapter.body.dev) {
+    if !KArc::ptr_eq(&se.body.adapter().body.dev, &c.body.adapter.body.dev) {
         return STATUS_INVALID_PARAMETER;
     }
     let me: Connector<H> = (*c).clone();
@@ -566,6 +567,10 @@ fn start_connect<H: NicHal>(c: &Connector<H>, a: ConnectArgs<'_, H>) -> NTSTATUS
         st.ctx
     };
     let revert = |c: &Connector<H>| c.body.st.lock().phase = Phase::Idle;
+    if let Err(s) = dev.activity.reserve_connection() {
+        revert(c);
+        return s;
+    }
     let shared = match &a.source {
         Source::Shared(se) => Some(se.clone()),
         Source::Implicit(_) => None,
@@ -690,6 +695,7 @@ pub fn on_connect_failed<H: NicHal>(c: &Connector<H>, error: HalError, private_d
         }
         st.phase = Phase::Failed;
         st.peer_data = private_data;
+        c.body.adapter.body.dev.activity.connect_failed();
         let s = connect_failure(error, st.shared.is_some());
         let d = Deliver::request(st.request.take(), s);
         st.deliver(d)
@@ -774,6 +780,7 @@ fn complete_connect_logic<H: NicHal>(
         }
         st.phase = Phase::Connected;
         st.disconnect_cb = dcb;
+        record_connected(c, &st, false);
         conn
     };
     let r = hal.cm_complete(conn);
@@ -792,6 +799,7 @@ fn complete_connect_logic<H: NicHal>(
             if st.phase == Phase::Connected {
                 st.phase = Phase::Failed;
                 st.disconnect_cb = None;
+                c.body.adapter.body.dev.activity.disconnected(st.ctx);
             }
             status::from_hal(e)
         }
@@ -911,7 +919,10 @@ fn accept_logic<H: NicHal>(
         st.phase = Phase::Accepting;
         conn
     };
-    let bound = dev.ports.lock().bind_qp(qp_key);
+    let bound = dev
+        .activity
+        .reserve_connection()
+        .and_then(|()| dev.ports.lock().bind_qp(qp_key));
     if let Err(s) = bound {
         c.body.st.lock().phase = Phase::Requested;
         return s;
@@ -960,6 +971,18 @@ fn accept_logic<H: NicHal>(
     }
 }
 
+/// Lists an established connection for OID_NDK_CONNECTIONS and counts it (ndkpi.md §8.4).
+fn record_connected<H: NicHal>(c: &Connector<H>, st: &ConnState<H>, passive: bool) {
+    if let (Some(local), Some(remote)) = (st.local, st.peer) {
+        c.body
+            .adapter
+            .body
+            .dev
+            .activity
+            .connected(st.ctx, local, remote, passive);
+    }
+}
+
 /// `CmEvent::Established`: the active side completed; Accept completes with SUCCESS and
 /// the QP may send.
 pub fn on_established<H: NicHal>(c: &Connector<H>) {
@@ -969,6 +992,7 @@ pub fn on_established<H: NicHal>(c: &Connector<H>) {
             return;
         }
         st.phase = Phase::Connected;
+        record_connected(c, &st, true);
         if let Some(q) = st.qp.as_ref() {
             q.body.set_connected(true);
         }
@@ -989,6 +1013,7 @@ pub fn on_accept_failed<H: NicHal>(c: &Connector<H>, error: HalError) {
         st.phase = Phase::Failed;
         st.peer_gone = true;
         st.disconnect_cb = None;
+        c.body.adapter.body.dev.activity.connect_failed();
         let d = Deliver::request(st.request.take(), status::from_hal(error));
         st.deliver(d)
     };
@@ -1191,6 +1216,7 @@ fn disconnect_logic<H: NicHal>(
         }
         // No disconnect callback once the consumer disconnects (ndkpi.md §3).
         st.disconnect_cb = None;
+        c.body.adapter.body.dev.activity.disconnected(st.ctx);
         match (st.conn, st.peer_gone) {
             (Some(conn), false) => {
                 st.phase = Phase::Disconnecting;

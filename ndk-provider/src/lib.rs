@@ -25,6 +25,7 @@ pub mod endpoint;
 // The object model's fallible, raw-pointer-capable `Arc` lives in `hal`, so backends share it.
 pub use hal::karc;
 pub mod listener;
+pub mod miniport;
 pub mod mr;
 pub mod mw;
 pub mod object;

@@ -65,6 +65,7 @@ impl<H: NicHal> ObjBody for ListenerBody<H> {
         let listen = {
             let mut st = obj.body.st.lock();
             st.phase = Phase::Stopped;
+            obj.body.adapter.body.dev.activity.endpoint_released(st.ctx);
             st.listen.take()
         };
         if let Some(l) = listen {
@@ -84,6 +85,7 @@ impl<H: NicHal> ObjBody for ListenerBody<H> {
         if st.ctx != 0 {
             dev.ports.lock().unregister(st.ctx);
         }
+        dev.activity.endpoint_released(st.ctx);
         hal::Cmd::Done(())
     }
 }
@@ -212,7 +214,11 @@ fn start<H: NicHal>(l: &Listener<H>, addr: SocketAddr) -> NTSTATUS {
         st.ctx
     };
     // UNCONFIRMED: the unspecified address is accepted as a wildcard listen.
-    let port = match endpoint::bind(dev, addr, true) {
+    let port = match dev
+        .activity
+        .reserve_endpoint()
+        .and_then(|()| endpoint::bind(dev, addr, true))
+    {
         Ok(p) => p,
         Err(s) => {
             l.body.st.lock().phase = Phase::Idle;
@@ -228,6 +234,8 @@ fn start<H: NicHal>(l: &Listener<H>, addr: SocketAddr) -> NTSTATUS {
                 if st.phase == Phase::Starting {
                     st.phase = Phase::Listening;
                     st.listen = Some(handle);
+                    // Listed for OID_NDK_LOCAL_ENDPOINTS until close (ndkpi.md §8.4).
+                    dev.activity.endpoint_bound(ctx, bound, true);
                     None
                 } else {
                     // Closed from a callback while starting: stop at once.

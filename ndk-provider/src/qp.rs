@@ -94,8 +94,8 @@ impl<H: NicHal> QpBody<H> {
     }
 
     /// True when the QP belongs to `dev` (a connector may only bind QPs of its device).
-    pub fn on_device(&self, dev: &alloc::sync::Arc<crate::device::Device<H>>) -> bool {
-        alloc::sync::Arc::ptr_eq(&self.pd.body.adapter.body.dev, dev)
+    pub fn on_device(&self, dev: &crate::karc::KArc<crate::device::Device<H>>) -> bool {
+        crate::karc::KArc::ptr_eq(&self.pd.body.adapter.body.dev, dev)
     }
 
     /// The device handle (connection establishment binds it).

@@ -35,6 +35,8 @@ impl<H: NicHal> ObjBody for SharedEndpointBody<H> {
     const TYPE: NDK_OBJECT_TYPE = NdkObjectTypeSharedEndpoint;
 
     fn teardown(&mut self, _token: hal::CmdToken) -> hal::Cmd<()> {
+        let key = self as *const Self as u64;
+        self.adapter.body.dev.activity.endpoint_released(key);
         if let Some(p) = self.port.get_mut().take() {
             p.release(&self.adapter.body.dev.ports);
         }
@@ -132,8 +134,16 @@ pub unsafe extern "system" fn ndk_create_shared_endpoint<H: NicHal>(
     let Ok(obj) = new_obj(a.body.version, &Table::<H>::DISPATCH, body) else {
         return STATUS_INSUFFICIENT_RESOURCES;
     };
+    if let Err(s) = a.body.dev.activity.reserve_endpoint() {
+        return s;
+    }
     match endpoint::bind(&a.body.dev, addr, false) {
-        Ok(port) => *obj.body.port.lock() = Some(port),
+        Ok(port) => {
+            // Listed for OID_NDK_LOCAL_ENDPOINTS until teardown (ndkpi.md §8.4).
+            let key = &obj.body as *const SharedEndpointBody<H> as u64;
+            a.body.dev.activity.endpoint_bound(key, port.addr(), false);
+            *obj.body.port.lock() = Some(port);
+        }
         Err(s) => return s,
     }
     // SAFETY: `pp` is the non-null out parameter.

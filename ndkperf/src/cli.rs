@@ -11,9 +11,11 @@ use serde::Serialize;
 pub enum Transport {
     /// The scriptable software NIC of `hal::mock` on its loopback fabric (no wire).
     Mock,
-    /// The register-level RoCEv2 backend on its device model, over a virtual Ethernet.
+    /// The register-level RoCEv2 backend on its device model: RoCEv2 frames over a virtual
+    /// Ethernet.
     Rocev2,
-    /// The register-level iWARP backend on its device model, over a virtual Ethernet.
+    /// The register-level iWARP backend on its device model: TCP, MPA, DDP and RDMAP over a
+    /// virtual Ethernet.
     Iwarp,
 }
 
@@ -84,7 +86,9 @@ pub struct Args {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub depth: u32,
 
-    /// Write every frame on the wire to FILE (pcap).
+    /// Write every frame on the wire to FILE (pcap). The connection uses port 445 (SMB
+    /// Direct's): to decode iWARP, give tshark `-o tcp.try_heuristic_first:TRUE` so that MPA,
+    /// not NBSS, claims the stream.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 

@@ -15,6 +15,9 @@
 
 pub mod alloc;
 mod backend;
+mod iwarp;
+pub mod miniport;
+mod model;
 mod node;
 mod roce;
 pub mod wr;
@@ -29,6 +32,8 @@ use ndk_provider::edge;
 pub use backend::{
     wait_for, AsyncFabric, AsyncMockBackend, Backend, MockBackend, NetOptions, WAIT_ROUNDS,
 };
+pub use iwarp::IwarpBackend;
+pub use model::{ModelBackend, Transport};
 pub use node::{connect, Node, Side, SideOptions, SIDE_BUF};
 pub use roce::RoceBackend;
 

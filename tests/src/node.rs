@@ -9,6 +9,8 @@ use std::sync::Arc;
 use hal::mock::{Fabric, HostBuffer};
 use hal::{NicHal, Platform};
 use ndk_provider::abi::*;
+use ndk_provider::device::SharedHal;
+use ndk_provider::karc::KArc;
 use ndk_provider::{adapter, Device};
 
 use crate::{
@@ -18,10 +20,10 @@ use crate::{
 
 /// One NIC with an open NDK adapter.
 pub struct Node<B: Backend = MockBackend> {
-    /// The NIC (for the mock: scripting and inspection).
-    pub nic: Arc<B::Nic>,
+    /// The NIC (for the mock: scripting and inspection), as the device shares it.
+    pub nic: SharedHal<B::Nic>,
     /// The provider's device.
-    pub dev: Arc<Device<B::Nic>>,
+    pub dev: KArc<Device<B::Nic>>,
     /// The NDK adapter as NDIS would hand it to a consumer.
     pub adapter: *mut NDK_ADAPTER,
     /// The NIC's address.
@@ -42,10 +44,10 @@ impl<B: Backend> Node<B> {
     pub fn open(net: &B::Net, ip: &str) -> Node<B> {
         let ip: IpAddr = ip.parse().unwrap();
         let nic = B::nic(net, ip);
-        let dev = Device::new(nic.clone());
+        let dev = Device::try_new(nic.clone()).expect("device");
         let adapter = adapter::open(&dev, NDK_VERSION::new(2, 1)).expect("open adapter");
         Node {
-            nic,
+            nic: nic.into(),
             dev,
             adapter,
             ip,

@@ -1,383 +1,63 @@
 //! Tests only the reference RoCEv2 NIC can run: they use the device model's network
 //! ([`hal_roce::model::Network`]) to take a link down, count what the wire did, and capture
-//! the frames for tshark. Everything else is driven through the NDK dispatch tables.
+//! the frames for tshark (the generic bodies are in `wire/`, shared with `iwarp.rs`).
+//! Everything else is driven through the NDK dispatch tables.
 //!
 //! ```sh
 //! cargo test -p ndk-tests --test rocev2
 //! ```
 
-#[path = "conformance/impairments.rs"]
-#[allow(dead_code)]
-mod impairments;
+mod wire;
 
-use std::ffi::c_void;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::ptr::null_mut;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 
-use hal_roce::model::Network;
-use ndk_provider::abi::*;
-use ndk_tests::wr::*;
-use ndk_tests::*;
-
-type R = RoceBackend;
-
-/// Disconnect indications (`NDK_FN_DISCONNECT_EVENT_CALLBACK_EX`) and their reasons.
-#[derive(Default)]
-struct Disconnects(Mutex<Vec<u32>>);
-
-impl Disconnects {
-    fn ctx(&self) -> *mut c_void {
-        self as *const Disconnects as *mut c_void
-    }
-    fn take(&self) -> Vec<u32> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-unsafe extern "system" fn on_disconnect_ex(ctx: *mut c_void, reason: u32) {
-    // SAFETY: the tests pass `Disconnects::ctx` of logs that outlive the connectors.
-    let d = unsafe { &*(ctx as *const Disconnects) };
-    d.0.lock().unwrap().push(reason);
-}
-
-/// A connected pair whose connectors were completed with disconnect callbacks.
-struct Linked {
-    a: Side<R>,
-    b: Side<R>,
-    listener: *mut NDK_LISTENER,
-    /// A's (`NdkCompleteConnectEx`) and B's (`NdkAcceptEx`) disconnect indications.
-    da: Arc<Disconnects>,
-    db: Arc<Disconnects>,
-}
-
-/// Waits for the final status of a request that returned `s` with completion to `rec`.
-fn settled(n: &Node<R>, s: NTSTATUS, rec: &Recorder, what: &str) {
-    assert!(s == STATUS_SUCCESS || s == STATUS_PENDING, "{what}: {s:#x}");
-    if s == STATUS_PENDING {
-        let e = n.wait_event(rec, what, |e| matches!(e, Event::Request(_)));
-        assert_eq!(e, Event::Request(STATUS_SUCCESS), "{what}");
-    }
-}
-
-/// [`connect`] with disconnect callbacks on both connectors.
-fn link(net: &Network) -> Linked {
-    let mut a = Side::<R>::open(net, "10.0.0.1", 64);
-    let mut b = Side::<R>::open(net, "10.0.0.2", 64);
-    let (da, db) = (
-        Arc::new(Disconnects::default()),
-        Arc::new(Disconnects::default()),
-    );
-    let (addr, len) = sockaddr(SocketAddr::new(b.node.ip, 445));
-    let (src, slen) = sockaddr(SocketAddr::new(a.node.ip, 0));
-    let done = Recorder::new();
-    // SAFETY: consumer calls through the dispatch tables; the recorders and disconnect logs
-    // outlive the objects they are given to (the test closes everything before they drop).
-    let listener = unsafe {
-        let mut listener = null_mut();
-        let s = (b.node.a().NdkCreateListener)(
-            b.node.adapter,
-            Some(on_connect),
-            b.rec.ctx(),
-            Some(on_create),
-            done.ctx(),
-            &mut listener,
-        );
-        let listener = b.node.created("NdkCreateListener", &done, s, listener);
-        let lt: &NDK_LISTENER_DISPATCH = table(listener);
-        let s = (lt.NdkListen)(
-            listener,
-            addr.as_ptr().cast(),
-            len,
-            Some(on_request),
-            done.ctx(),
-        );
-        assert_eq!(b.node.settle(s, &done), STATUS_SUCCESS, "NdkListen");
-        let mut conn = null_mut();
-        let s =
-            (a.node.a().NdkCreateConnector)(a.node.adapter, Some(on_create), done.ctx(), &mut conn);
-        a.conn = a.node.created("NdkCreateConnector", &done, s, conn);
-        let ct: &NDK_CONNECTOR_DISPATCH = table(a.conn);
-        let s = (ct.NdkConnect)(
-            a.conn,
-            a.qp,
-            src.as_ptr().cast(),
-            slen,
-            addr.as_ptr().cast(),
-            len,
-            4,
-            4,
-            null_mut(),
-            0,
-            Some(on_request),
-            a.rec.ctx(),
-        );
-        assert_eq!(s, STATUS_PENDING);
-        let Event::Connect(cb) = b
-            .node
-            .wait_event(&b.rec, "connect event", |e| matches!(e, Event::Connect(_)))
-        else {
-            unreachable!()
-        };
-        b.conn = cb as *mut NDK_CONNECTOR;
-        let accept = (ct.NdkAcceptEx)(
-            b.conn,
-            b.qp,
-            4,
-            4,
-            null_mut(),
-            0,
-            Some(on_disconnect_ex),
-            db.ctx(),
-            Some(on_request),
-            b.rec.ctx(),
-        );
-        assert!(accept == STATUS_PENDING || accept == STATUS_SUCCESS);
-        let e = a.node.wait_event(&a.rec, "connect completion", |e| {
-            matches!(e, Event::Request(_))
-        });
-        assert_eq!(e, Event::Request(STATUS_SUCCESS));
-        let complete = (ct.NdkCompleteConnectEx)(
-            a.conn,
-            Some(on_disconnect_ex),
-            da.ctx(),
-            Some(on_request),
-            a.rec.ctx(),
-        );
-        settled(&a.node, complete, &a.rec, "NdkCompleteConnectEx");
-        settled(&b.node, accept, &b.rec, "NdkAcceptEx");
-        listener
-    };
-    a.node.pump();
-    assert!(a.rec.take().is_empty() && b.rec.take().is_empty());
-    Linked {
-        a,
-        b,
-        listener,
-        da,
-        db,
-    }
-}
-
-impl Linked {
-    /// Closes A's connector, the listener (pending until B's connector closes), B, then A.
-    fn close(self) {
-        let Linked {
-            mut a,
-            b,
-            listener,
-            da,
-            db,
-        } = self;
-        a.node.close_object(a.conn);
-        a.conn = null_mut();
-        let rec = Recorder::new();
-        assert_eq!(make::close(listener, &rec), STATUS_PENDING);
-        b.close();
-        a.node
-            .wait_event(&rec, "listener close", |e| *e == Event::Close);
-        a.close();
-        drop((da, db));
-    }
-}
-
-/// Posts a send of `len` bytes at offset 0 of `side`'s buffer.
-fn send(side: &Side<R>, c: usize, len: u32) {
-    // SAFETY: consumer call on a QP with a registered SGE.
-    let s = unsafe { (side.q().NdkSend)(side.qp, ctx(c), &side.sge(0, len), 1, 0) };
-    assert_eq!(s, STATUS_SUCCESS);
-}
+use hal_roce::model::network::Rnicr2;
+use wire::num;
 
 #[test]
 fn a_peer_whose_link_goes_down_gives_io_timeout_then_cancelled_and_one_disconnect_event() {
-    let net = R::network(&NetOptions::default());
-    let l = link(&net);
-    let (a, b) = (&l.a, &l.b);
-    // The link works: a send arrives.
-    // SAFETY: consumer call on a connected QP with a registered SGE.
-    let s = unsafe { (b.q().NdkReceive)(b.qp, ctx(1), &b.sge(0, 64), 1) };
-    assert_eq!(s, STATUS_SUCCESS);
-    send(a, 2, 16);
-    assert_eq!(
-        summary(&a.wait_completions(1)),
-        vec![(STATUS_SUCCESS, 0x102, NdkOperationTypeSend)]
-    );
-    assert_eq!(b.wait_completions(1).len(), 1);
+    wire::link_down_gives_io_timeout_then_cancelled_and_one_disconnect_event::<Rnicr2>();
+}
 
-    // B vanishes from the wire.
-    assert!(net.set_link(b.node.ip, false));
-    send(a, 3, 16);
-    // SAFETY: as above.
-    let s = unsafe { (a.q().NdkWrite)(a.qp, ctx(4), &a.sge(0, 32), 1, b.buf.addr(), b.rkey, 0) };
-    assert_eq!(s, STATUS_SUCCESS);
-    let before = b.buf.to_vec();
-    assert_eq!(
-        summary(&a.wait_completions(2)),
-        vec![
-            (STATUS_IO_TIMEOUT, 0x103, NdkOperationTypeSend),
-            (STATUS_CANCELLED, 0x104, NdkOperationTypeWrite),
-        ],
-        "the first request times out, the next is flushed"
-    );
-    a.node.pump();
-    assert_eq!(l.da.take().len(), 1, "A hears of the abort once");
-    assert!(a.poll().is_empty());
-    assert_eq!(b.buf.to_vec(), before, "nothing reached B");
-
-    // B's own view: its link is down, its requests time out the same way.
-    send(b, 5, 8);
-    assert_eq!(
-        summary(&b.wait_completions(1)),
-        vec![(STATUS_IO_TIMEOUT, 0x105, NdkOperationTypeSend)]
-    );
-    b.node.pump();
-    assert_eq!(l.db.take().len(), 1, "B hears of the abort once");
-
-    // Nothing more, however long the network runs.
-    net.advance(30_000_000_000);
-    a.node.pump();
-    assert!(
-        l.da.take().is_empty() && l.db.take().is_empty(),
-        "at most once"
-    );
-    assert!(a.poll().is_empty() && b.poll().is_empty());
-    l.close();
+#[test]
+fn a_peer_removed_from_the_network_gives_io_timeout_then_cancelled_and_one_disconnect_event() {
+    wire::peer_removed_gives_io_timeout_then_cancelled_and_one_disconnect_event::<Rnicr2>();
 }
 
 #[test]
 fn loss_duplication_and_reordering_really_happen_on_the_wire_and_every_byte_arrives_once() {
-    let opts = impairments::impaired(0.05, 0xD1CE);
-    let net = R::network(&opts);
-    impairments::exchange::<R>(&net, "rocev2 5 %");
-    let st = net.fabric_stats();
-    println!("fabric at 5 %: {st:?}");
-    assert!(st.lost > 0, "frames were lost: {st:?}");
-    assert!(st.duplicated > 0, "frames were duplicated: {st:?}");
-    assert!(st.reordered > 0, "frames were reordered: {st:?}");
-}
-
-/// `(frame.protocols, bth opcode, MAD attribute id)` of every frame of `file`.
-fn tshark_fields(file: &Path) -> Vec<(String, String, String)> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.protocols"])
-        .args(["-e", "infiniband.bth.opcode"])
-        .args(["-e", "infiniband.mad.attributeid"])
-        .output()
-        .expect("tshark runs");
-    assert!(out.status.success(), "tshark: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let mut f = l.split('\t').map(str::to_owned);
-            (
-                f.next().unwrap_or_default(),
-                f.next().unwrap_or_default(),
-                f.next().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-/// A number tshark printed in decimal or hex.
-fn num(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
-fn tshark() -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/tshark");
-    if p.exists() {
-        return Some(p);
-    }
-    Command::new("tshark")
-        .arg("-v")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|_| PathBuf::from("tshark"))
+    wire::impairments_really_happen_on_the_wire::<Rnicr2>();
 }
 
 #[test]
 fn a_capture_of_connect_send_write_read_and_disconnect_dissects_as_rocev2() {
-    if tshark().is_none() {
+    if wire::tshark().is_none() {
         println!("tshark not found: skipped");
         return;
     }
     let file = std::env::temp_dir().join(format!("ndk-rocev2-{}.pcap", std::process::id()));
-    let net = R::network(&NetOptions {
-        pcap: Some(file.clone()),
-        ..NetOptions::default()
-    });
-    let l = link(&net);
-    let (a, b) = (&l.a, &l.b);
-    a.buf.fill(0x5A);
-    // SAFETY: consumer calls on connected QPs with registered SGEs.
-    unsafe {
-        assert_eq!(
-            (b.q().NdkReceive)(b.qp, ctx(1), &b.sge(0, 256), 1),
-            STATUS_SUCCESS
-        );
-        send(a, 2, 200);
-        let remote = b.buf.addr() + 1024;
-        let q = a.q();
-        assert_eq!(
-            (q.NdkWrite)(a.qp, ctx(3), &a.sge(0, 300), 1, remote, b.rkey, 0),
-            STATUS_SUCCESS
-        );
-        assert_eq!(
-            (q.NdkRead)(a.qp, ctx(4), &a.sge(4096, 300), 1, remote, b.rkey, 0),
-            STATUS_SUCCESS
-        );
-    }
-    assert_eq!(
-        summary(&a.wait_completions(3)),
-        vec![
-            (STATUS_SUCCESS, 0x102, NdkOperationTypeSend),
-            (STATUS_SUCCESS, 0x103, NdkOperationTypeWrite),
-            (STATUS_SUCCESS, 0x104, NdkOperationTypeRead),
-        ]
-    );
-    assert_eq!(b.wait_completions(1).len(), 1);
-    // A graceful disconnect: DREQ / DREP; B hears it once, A not at all.
-    let rec = Recorder::new();
-    // SAFETY: consumer call on A's connected connector.
-    let s = unsafe {
-        (table::<_, NDK_CONNECTOR_DISPATCH>(a.conn).NdkDisconnect)(
-            a.conn,
-            Some(on_request),
-            rec.ctx(),
-        )
-    };
-    settled(&a.node, s, &rec, "NdkDisconnect");
-    a.node.pump();
-    assert_eq!(l.db.take().len(), 1, "B's disconnect event");
-    assert!(l.da.take().is_empty(), "no event for A's own disconnect");
-    l.close();
-    net.flush_capture();
-    drop(net);
+    wire::capture_connect_send_write_read_disconnect::<Rnicr2>(&file);
 
-    let frames = tshark_fields(&file);
+    let frames = wire::tshark_fields(
+        &file,
+        &[],
+        &[
+            "frame.protocols",
+            "infiniband.bth.opcode",
+            "infiniband.mad.attributeid",
+        ],
+    );
     assert!(!frames.is_empty(), "frames captured");
-    let mut opcodes = std::collections::BTreeSet::new();
-    let mut attrs = std::collections::BTreeSet::new();
-    for (protos, op, attr) in &frames {
+    let mut opcodes = BTreeSet::new();
+    let mut attrs = BTreeSet::new();
+    for f in &frames {
         assert!(
-            protos.starts_with("eth:ethertype:ip:udp:infiniband"),
-            "a RoCEv2 frame: {protos}"
+            f[0].starts_with("eth:ethertype:ip:udp:infiniband"),
+            "a RoCEv2 frame: {}",
+            f[0]
         );
-        for o in op.split(',').filter_map(num) {
-            opcodes.insert(o);
-        }
-        for a in attr.split(',').filter_map(num) {
-            attrs.insert(a);
-        }
+        opcodes.extend(f[1].split(',').filter_map(num));
+        attrs.extend(f[2].split(',').filter_map(num));
     }
     println!(
         "{} frames, BTH opcodes {opcodes:?}, CM attributes {attrs:x?}",
@@ -392,64 +72,6 @@ fn a_capture_of_connect_send_write_read_and_disconnect_dissects_as_rocev2() {
     for id in [0x10, 0x13, 0x14, 0x15, 0x16] {
         assert!(attrs.contains(&id), "CM attribute {id:#06x} in {attrs:x?}");
     }
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&file)
-        .args(["-Y", "_ws.malformed"])
-        .output()
-        .expect("tshark runs");
-    assert!(out.status.success(), "tshark: {out:?}");
-    assert!(
-        out.stdout.is_empty(),
-        "malformed frames: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    wire::assert_nothing_malformed(&file, &[]);
     let _ = std::fs::remove_file(&file);
-}
-
-#[test]
-fn a_peer_removed_from_the_network_gives_io_timeout_then_cancelled_and_one_disconnect_event() {
-    let net = R::network(&NetOptions::default());
-    let l = link(&net);
-    let (a, b) = (&l.a, &l.b);
-    assert!(net.remove_nic(b.node.ip));
-    // SAFETY: consumer calls on A's connected QP with registered SGEs.
-    unsafe {
-        let q = a.q();
-        assert_eq!(
-            (q.NdkWrite)(a.qp, ctx(1), &a.sge(0, 32), 1, b.buf.addr(), b.rkey, 0),
-            STATUS_SUCCESS
-        );
-        assert_eq!(
-            (q.NdkRead)(a.qp, ctx(2), &a.sge(64, 32), 1, b.buf.addr(), b.rkey, 0),
-            STATUS_SUCCESS
-        );
-    }
-    send(a, 3, 16);
-    assert_eq!(
-        summary(&a.wait_completions(3)),
-        vec![
-            (STATUS_IO_TIMEOUT, 0x101, NdkOperationTypeWrite),
-            (STATUS_CANCELLED, 0x102, NdkOperationTypeRead),
-            (STATUS_CANCELLED, 0x103, NdkOperationTypeSend),
-        ]
-    );
-    net.advance(30_000_000_000);
-    a.node.pump();
-    assert_eq!(l.da.take().len(), 1, "A hears of the abort once");
-    assert!(a.poll().is_empty());
-    // A closes cleanly. B's device is gone: its commands are never answered, so its
-    // objects cannot be closed and are left as they are (the end of the test process).
-    let Linked {
-        mut a,
-        b,
-        listener,
-        da,
-        db,
-    } = l;
-    a.node.close_object(a.conn);
-    a.conn = null_mut();
-    a.close();
-    assert!(da.take().is_empty());
-    std::mem::forget((b, listener, db));
 }

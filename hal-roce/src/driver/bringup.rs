@@ -2,19 +2,22 @@
 
 use alloc::vec::Vec;
 use core::net::IpAddr;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use core::sync::atomic::{AtomicBool, AtomicU64};
 
+use hal::queue::bringup::{self, BringUpRegs, HostRing};
+use hal::queue::serial::Serialized;
+use hal::queue::wait;
 use hal::{DeviceCaps, HalError, HalResult, MmioRegion, Platform};
 use tock_registers::interfaces::{Readable, Writeable};
 
-use super::cmdq::{free_action, Action, AdminQueue, Control};
+use super::cmdq::{Action, AdminQueue, Control, MAILBOX_SIZE};
 use super::eq::{EqState, SoftEvents};
 use super::mem::{IdLimits, Ids};
 use super::{Lock, RoceNic};
 use crate::admin::{CmdFlags, Command};
 use crate::caps::DeviceAttrs;
 use crate::cm::CM_RECORD_SIZE;
-use crate::eqe::{EQE_SIZE, MIN_EQ_LOG2};
+use crate::eqe::{EQE_OWNER_OFFSET, EQE_SIZE, MIN_EQ_LOG2};
 use crate::regs::{
     self, Bar0, ADMQ_CTRL, ADMQ_SIZE, CMEV_CI, CMEV_CTRL, CMEV_SIZE, CTRL, EQ_CI, EQ_CTRL, EQ_SIZE,
     ID, REVISION, STATUS,
@@ -24,8 +27,6 @@ use crate::regs::{
 const RESET_TIMEOUT_NS: u64 = 1_000_000_000;
 /// §12.7: a reset completes within 100 ms; `Drop` waits that long before freeing the rings.
 const DROP_RESET_TIMEOUT_NS: u64 = 100_000_000;
-/// §11.1 step 3: poll every 10 µs.
-const POLL_US: u32 = 10;
 /// Driver choice: EQ of up to 2^14 EQEs (512 KiB of DMA memory). §5.7's sizing rule for every
 /// object the reference device allows would need 2^16; the counts are scaled to fit instead.
 const EQ_LOG2: u8 = 14;
@@ -54,41 +55,78 @@ impl Default for BringUpConfig<'_> {
     }
 }
 
-/// Polls `done` every 10 µs through `stall_us` (where a device model steps) until it holds
-/// or `timeout_ns` passed on `now_ns`.
-fn wait_for<P: Platform>(p: &P, timeout_ns: u64, mut done: impl FnMut() -> bool) -> HalResult<()> {
-    let start = p.now_ns();
-    loop {
-        if done() {
-            return Ok(());
-        }
-        if p.now_ns().wrapping_sub(start) >= timeout_ns {
-            return Err(HalError::Fatal);
-        }
-        p.stall_us(POLL_US);
-    }
-}
-
 /// §11.1 steps 1–4 on the bare registers: identity, reset, capabilities.
 fn reset_and_identify<P: Platform>(p: &P, bar0: &Bar0) -> HalResult<DeviceAttrs> {
-    // 1. Identity; refuse an interface major we do not know.
-    let id = bar0.id.extract();
-    if id.read(ID::VENDOR_ID) != u32::from(regs::PCI_VENDOR_ID)
-        || id.read(ID::DEVICE_ID) != u32::from(regs::PCI_DEVICE_ID)
-    {
-        return Err(HalError::NotSupported);
-    }
-    if bar0.revision.read(REVISION::IF_MAJOR) != u32::from(regs::IF_MAJOR) {
-        return Err(HalError::NotSupported);
-    }
-    // 2. Reset.
-    bar0.ctrl.write(CTRL::RESET::SET);
-    // 3. Wait for RESET = 0 and READY = 1.
-    wait_for(p, RESET_TIMEOUT_NS, || {
-        !bar0.ctrl.is_set(CTRL::RESET) && bar0.status.is_set(STATUS::READY)
-    })?;
+    // 1–3. Identity, reset, wait for READY.
+    bringup::reset(p, bar0, RESET_TIMEOUT_NS)?;
     // 4. Capabilities.
     Ok(DeviceAttrs::read(bar0))
+}
+
+/// The bring-up registers of §3.2 and §3.6–§3.9 for `hal::queue::bringup`.
+impl BringUpRegs for Bar0 {
+    fn identity_matches(&self) -> bool {
+        let id = self.id.extract();
+        id.read(ID::VENDOR_ID) == u32::from(regs::PCI_VENDOR_ID)
+            && id.read(ID::DEVICE_ID) == u32::from(regs::PCI_DEVICE_ID)
+            && self.revision.read(REVISION::IF_MAJOR) == u32::from(regs::IF_MAJOR)
+    }
+
+    fn start_reset(&self) {
+        self.ctrl.write(CTRL::RESET::SET);
+    }
+
+    fn reset_done(&self) -> bool {
+        !self.ctrl.is_set(CTRL::RESET)
+    }
+
+    fn ready(&self) -> bool {
+        self.status.is_set(STATUS::READY)
+    }
+
+    fn start_enable(&self) {
+        self.ctrl.write(CTRL::ENABLE::SET);
+    }
+
+    fn enabled(&self) -> bool {
+        self.status.is_set(STATUS::ENABLED)
+    }
+
+    fn program_ring(&self, ring: HostRing, bus: u64, log2: u8) {
+        let (lo, hi) = (bus as u32, (bus >> 32) as u32);
+        let log2 = u32::from(log2);
+        match ring {
+            HostRing::Eq => {
+                self.eq_base_lo.set(lo);
+                self.eq_base_hi.set(hi);
+                self.eq_size.write(EQ_SIZE::LOG2_ENTRIES.val(log2));
+                self.eq_ci.write(EQ_CI::CI.val(0));
+                self.eq_ctrl.write(EQ_CTRL::ENABLE::SET);
+            }
+            HostRing::CmEvents => {
+                self.cmev_base_lo.set(lo);
+                self.cmev_base_hi.set(hi);
+                self.cmev_size.write(CMEV_SIZE::LOG2_ENTRIES.val(log2));
+                self.cmev_ci.write(CMEV_CI::CI.val(0));
+                self.cmev_ctrl.write(CMEV_CTRL::ENABLE::SET);
+            }
+            HostRing::Admin => {
+                self.admq_base_lo.set(lo);
+                self.admq_base_hi.set(hi);
+                self.admq_size.write(ADMQ_SIZE::LOG2_ENTRIES.val(log2));
+                self.admq_ctrl.write(ADMQ_CTRL::ENABLE::SET);
+            }
+        }
+    }
+
+    fn unmask_interrupts(&self) {
+        self.int_cause.set(u32::MAX);
+        self.int_mask.set(0);
+    }
+
+    fn arm_eq(&self) {
+        self.eq_ci.write(EQ_CI::CI.val(0) + EQ_CI::ARM::SET);
+    }
 }
 
 /// §13.1 plus the driver's own limits: queue numbers need a doorbell block in BAR2 (§4), and
@@ -176,30 +214,28 @@ impl<P: Platform> RoceNic<P> {
         let (caps, limits) = derive_caps(&attrs, bar2.len(), pow2(eq_log2), fixed);
 
         // 5–7. Host rings, zeroed by alloc_dma. Owned by `nic` at once, so an error below
-        // frees them in Drop.
+        // frees them in Drop. Heap memory is allocated first: the admin queue's DMA memory
+        // is freed only by that Drop.
         let ids = Ids::new(&limits)?;
-        let admq = AdminQueue::new(&platform, admq_log2)?;
-        let mut control = Control::new(admq, ids);
-        control
-            .sync_done
+        let events = SoftEvents::with_capacity(SOFT_EVENTS)?;
+        let flush = super::flush::SoftFlush::<P>::new(limits.qp)?;
+        let mut sync_done = Vec::new();
+        sync_done
             .try_reserve(config.addresses.len().saturating_add(1))
             .map_err(|_| HalError::NoResources)?;
+        let admq = AdminQueue::new(&platform, admq_log2, MAILBOX_SIZE)?;
+        let mut control = Control::new(admq, ids);
+        control.sync_done = sync_done;
         let nic = RoceNic {
             ctl: Lock::<P, _>::new(control),
-            eq: Lock::<P, _>::new(EqState {
-                ring: None,
-                log2: eq_log2,
-                ci: 0,
-                cmev: None,
-                cmev_log2,
-                fatal_reported: false,
-            }),
-            events: Lock::<P, _>::new(SoftEvents::with_capacity(SOFT_EVENTS)?),
+            eq: Lock::<P, _>::new(EqState::new(eq_log2, EQE_OWNER_OFFSET, cmev_log2)),
+            events: Lock::<P, _>::new(events),
             handler: Lock::<P, _>::new(None),
-            isr_requests: AtomicU32::new(0),
+            isr: Serialized::new(),
             fatal: AtomicBool::new(false),
             eth_live: AtomicBool::new(false),
             eth_ctx: AtomicU64::new(0),
+            flush,
             platform,
             bar0,
             bar2,
@@ -207,12 +243,11 @@ impl<P: Platform> RoceNic<P> {
             caps,
         };
         nic.program_rings(eq_log2, cmev_log2)?;
-        nic.enable()?;
         nic.configure(config)?;
         Ok(nic)
     }
 
-    /// §11.1 steps 5–8.
+    /// §11.1 steps 5–11: the host rings, then the register procedure of `hal::queue::bringup`.
     fn program_rings(&self, eq_log2: u8, cmev_log2: u8) -> HalResult<()> {
         let bar0 = self.bar0().ok_or(HalError::InvalidParameter)?;
         let eq_len = EQE_SIZE
@@ -228,49 +263,21 @@ impl<P: Platform> RoceNic<P> {
             eq.ring = Some(ring);
             let cmev = self.platform.alloc_dma(cmev_len)?;
             let cmev_bus = cmev.bus_address();
-            eq.cmev = Some(cmev);
+            eq.records = Some(cmev);
             (eq_bus, cmev_bus)
         };
-        // 5. EQ.
-        bar0.eq_base_lo.set(eq_bus as u32);
-        bar0.eq_base_hi.set((eq_bus >> 32) as u32);
-        bar0.eq_size
-            .write(EQ_SIZE::LOG2_ENTRIES.val(u32::from(eq_log2)));
-        bar0.eq_ci.write(EQ_CI::CI.val(0));
-        bar0.eq_ctrl.write(EQ_CTRL::ENABLE::SET);
-        // 6. CM event ring.
-        bar0.cmev_base_lo.set(cmev_bus as u32);
-        bar0.cmev_base_hi.set((cmev_bus >> 32) as u32);
-        bar0.cmev_size
-            .write(CMEV_SIZE::LOG2_ENTRIES.val(u32::from(cmev_log2)));
-        bar0.cmev_ci.write(CMEV_CI::CI.val(0));
-        bar0.cmev_ctrl.write(CMEV_CTRL::ENABLE::SET);
-        // 7. Admin queue.
-        let (admq_bus, admq_log2) = {
+        let admq = {
             let ctl = self.ctl.lock();
-            (ctl.admq.bus_address(), ctl.admq.log2())
+            (ctl.cmds.ring.bus_address(), ctl.cmds.ring.log2())
         };
-        bar0.admq_base_lo.set(admq_bus as u32);
-        bar0.admq_base_hi.set((admq_bus >> 32) as u32);
-        bar0.admq_size
-            .write(ADMQ_SIZE::LOG2_ENTRIES.val(u32::from(admq_log2)));
-        bar0.admq_ctrl.write(ADMQ_CTRL::ENABLE::SET);
-        // 8. Clear and unmask interrupts.
-        bar0.int_cause.set(u32::MAX);
-        bar0.int_mask.set(0);
-        Ok(())
-    }
-
-    /// §11.1 steps 9–11.
-    fn enable(&self) -> HalResult<()> {
-        let bar0 = self.bar0().ok_or(HalError::InvalidParameter)?;
-        // 9. Enable and wait.
-        bar0.ctrl.write(CTRL::ENABLE::SET);
-        wait_for(&self.platform, RESET_TIMEOUT_NS, || {
-            bar0.status.is_set(STATUS::ENABLED)
-        })?;
-        // 10. Arm the EQ.
-        bar0.eq_ci.write(EQ_CI::CI.val(0) + EQ_CI::ARM::SET);
+        bringup::start(
+            &self.platform,
+            bar0,
+            RESET_TIMEOUT_NS,
+            (eq_bus, eq_log2),
+            (cmev_bus, cmev_log2),
+            admq,
+        )?;
         // 11. BAR2 must hold at least one doorbell block.
         if self.bar2.len() < regs::DB_BLOCK_SIZE {
             return Err(HalError::InvalidParameter);
@@ -312,18 +319,12 @@ impl<P: Platform> RoceNic<P> {
 
     /// Waits (polling the EQ, no handler yet) for the completion of a bring-up command.
     pub(super) fn wait_sync(&self, token: u64) -> HalResult<()> {
-        let mut result = None;
-        wait_for(&self.platform, RESET_TIMEOUT_NS, || {
-            self.process_eq();
-            let mut ctl = self.ctl.lock();
-            if let Some(i) = ctl.sync_done.iter().position(|(t, _)| *t == token) {
-                result = Some(ctl.sync_done.swap_remove(i).1);
-                true
-            } else {
-                false
-            }
-        })?;
-        result.unwrap_or(Err(HalError::Fatal))
+        wait::wait_result(
+            &self.platform,
+            RESET_TIMEOUT_NS,
+            || self.process_eq(),
+            || wait::take_result(&mut self.ctl.lock().sync_done, token),
+        )
     }
 }
 
@@ -333,13 +334,7 @@ impl<P: Platform> Drop for RoceNic<P> {
     /// of objects the provider did not destroy stays with their handles.
     fn drop(&mut self) {
         let reset_done = match self.bar0.block::<Bar0>(0) {
-            Some(bar0) => {
-                bar0.ctrl.write(CTRL::RESET::SET);
-                wait_for(&self.platform, DROP_RESET_TIMEOUT_NS, || {
-                    !bar0.ctrl.is_set(CTRL::RESET)
-                })
-                .is_ok()
-            }
+            Some(bar0) => bringup::reset_for_teardown(&self.platform, bar0, DROP_RESET_TIMEOUT_NS),
             None => true,
         };
         if !reset_done {
@@ -349,9 +344,9 @@ impl<P: Platform> Drop for RoceNic<P> {
         let platform = &self.platform;
         self.eq.get_mut().free(platform);
         let ctl = self.ctl.get_mut();
-        ctl.admq.free(platform);
-        for p in ctl.pending.drain(..) {
-            free_action(platform, p.action);
+        ctl.cmds.ring.free(platform);
+        for p in ctl.cmds.drain_pending() {
+            p.action.free(platform);
         }
     }
 }

@@ -2,9 +2,9 @@
 //! CM admin commands, and the bookkeeping that turns CM events into `hal::CmEvent`s (contexts
 //! from `cm_attach`, no events after `cm_release` / `cm_stop_listen`).
 
-use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
+use hal::queue::cm::CmBook;
 use hal::{ConnId, HalError, HalResult, Platform};
 use tock_registers::interfaces::Readable;
 
@@ -27,44 +27,8 @@ pub struct Listen {
     id: u32,
 }
 
-/// CM bookkeeping under the `ctl` lock.
-#[derive(Default)]
-pub(crate) struct CmState {
-    /// Connection id → context reported in its events (`cm_connect`, `cm_attach`).
-    conns: Vec<(u32, u64)>,
-    /// Ids given to `cm_release` whose CM_RELEASE has not executed yet: their events drop.
-    released: Vec<u32>,
-    /// Listen ids given to `cm_stop_listen` whose CM_STOP_LISTEN has not executed yet.
-    stopped: Vec<u32>,
-    /// Active listens: id and address (for the driver-side ADDRESS_IN_USE check).
-    listens: Vec<(u32, SocketAddr)>,
-}
-
-impl CmState {
-    pub(crate) fn ctx_of(&self, conn: u32) -> Option<u64> {
-        self.conns.iter().find(|(c, _)| *c == conn).map(|(_, x)| *x)
-    }
-
-    pub(crate) fn is_released(&self, conn: u32) -> bool {
-        self.released.contains(&conn)
-    }
-
-    pub(crate) fn is_stopped(&self, listen_id: u32) -> bool {
-        self.stopped.contains(&listen_id)
-    }
-
-    fn set_ctx(&mut self, conn: u32, ctx: u64) -> HalResult<()> {
-        if let Some(e) = self.conns.iter_mut().find(|(c, _)| *c == conn) {
-            e.1 = ctx;
-            return Ok(());
-        }
-        self.conns
-            .try_reserve(1)
-            .map_err(|_| HalError::NoResources)?;
-        self.conns.push((conn, ctx));
-        Ok(())
-    }
-}
+/// CM bookkeeping under the `ctl` lock ([`hal::queue::cm`]).
+pub(crate) type CmState = CmBook;
 
 impl super::cmdq::Control {
     /// CM_RELEASE executed: stop filtering the id; an active id may be chosen again.
@@ -80,14 +44,6 @@ impl super::cmdq::Control {
         self.cm.stopped.retain(|l| *l != listen_id);
         self.ids.listen.free(listen_id);
     }
-}
-
-/// §6.4.8 / §8.5: a listen of the same IP version covers `addr` when the port matches and its
-/// address is the same or the wildcard (either way round).
-fn covers(a: &SocketAddr, b: &SocketAddr) -> bool {
-    a.is_ipv4() == b.is_ipv4()
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 impl<P: Platform> RoceNic<P> {
@@ -163,7 +119,8 @@ impl<P: Platform> RoceNic<P> {
             if !addr.ip().is_unspecified() && !ctl.addrs.contains(&addr.ip()) {
                 return Err(HalError::InvalidParameter);
             }
-            if ctl.cm.listens.iter().any(|(_, a)| covers(a, &addr)) {
+            // §6.4.8 / §8.5: a listen of the same version, port and address (or wildcard).
+            if ctl.cm.listen_covers(&addr) {
                 return Err(HalError::AddressInUse);
             }
             ctl.cm
@@ -211,7 +168,7 @@ impl<P: Platform> RoceNic<P> {
                 .stopped
                 .try_reserve(1)
                 .map(|()| ctl.cm.stopped.push(id));
-            self.events.lock().q.retain(|(_, t)| match t {
+            self.events.lock().retain(|t| match t {
                 Tag::Request { listen, conn } if *listen == id => {
                     if let Some(w) = withdrawn.get_mut(n) {
                         *w = *conn;
@@ -403,8 +360,8 @@ impl<P: Platform> RoceNic<P> {
             if ctl.cm.released.try_reserve(1).is_ok() {
                 ctl.cm.released.push(conn_id);
             }
-            self.events.lock().q.retain(
-                |(_, t)| !matches!(t, Tag::Conn(c) | Tag::Request { conn: c, .. } if *c == conn_id),
+            self.events.lock().retain(
+                |t| !matches!(t, Tag::Conn(c) | Tag::Request { conn: c, .. } if *c == conn_id),
             );
         }
         let _ = self.command_wait(

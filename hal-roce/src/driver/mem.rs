@@ -4,7 +4,9 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use hal::{Cmd, CmdToken, DmaRegion, HalError, HalResult, MrKind, Platform, Registration};
+use hal::queue::numbers::IdPool;
+use hal::queue::objects;
+use hal::{Cmd, CmdToken, HalError, HalResult, MrKind, Platform, Registration};
 
 use super::cmdq::Action;
 use super::RoceNic;
@@ -14,64 +16,6 @@ use crate::wqe::{AccessFlags, HOST_PAGE_LOG2};
 
 /// Bytes of a host page (`hal::Registration::pages` are 4 KiB pages).
 const PAGE: u64 = 1 << HOST_PAGE_LOG2;
-/// Pages a one-level page list may hold before the driver switches to two levels (§11.9).
-const ONE_LEVEL_MAX: usize = PBL_LEAF_ENTRIES;
-
-/// A bitmap of object numbers `base..limit`.
-pub(crate) struct IdPool {
-    bits: Vec<u64>,
-    base: u32,
-    limit: u32,
-    hint: u32,
-}
-
-impl IdPool {
-    /// Numbers `base..limit` (empty when `limit <= base`).
-    pub(crate) fn new(base: u32, limit: u32) -> HalResult<IdPool> {
-        let words = usize::try_from(limit.div_ceil(64)).map_err(|_| HalError::NoResources)?;
-        let mut bits = Vec::new();
-        bits.try_reserve_exact(words)
-            .map_err(|_| HalError::NoResources)?;
-        bits.resize(words, 0);
-        Ok(IdPool {
-            bits,
-            base,
-            limit,
-            hint: base,
-        })
-    }
-
-    fn word(&mut self, id: u32) -> Option<(&mut u64, u64)> {
-        let w = self.bits.get_mut(usize::try_from(id / 64).ok()?)?;
-        Some((w, 1u64 << (id % 64)))
-    }
-
-    /// The lowest free number at or after the last one handed out (wrapping), marked used.
-    pub(crate) fn alloc(&mut self) -> Option<u32> {
-        let span = self.limit.checked_sub(self.base).filter(|s| *s > 0)?;
-        let start = self.hint.saturating_sub(self.base) % span;
-        for step in 0..span {
-            let id = self.base.wrapping_add(start.wrapping_add(step) % span);
-            let (w, bit) = self.word(id)?;
-            if *w & bit == 0 {
-                *w |= bit;
-                self.hint = id.wrapping_add(1);
-                return Some(id);
-            }
-        }
-        None
-    }
-
-    /// Marks `id` free again.
-    pub(crate) fn free(&mut self, id: u32) {
-        if id < self.base || id >= self.limit {
-            return;
-        }
-        if let Some((w, bit)) = self.word(id) {
-            *w &= !bit;
-        }
-    }
-}
 
 /// Every driver-chosen number space.
 pub(crate) struct Ids {
@@ -245,7 +189,8 @@ impl<P: Platform> RoceNic<P> {
         if page_count > self.attrs.max_pbl_pages {
             return Err(HalError::ImplementationLimit);
         }
-        let (levels, pbl_addr, pbl) = self.build_page_list(reg.pages)?;
+        let (levels, pbl_addr, pbl) =
+            objects::build_page_list(&self.platform, reg.pages, PAGE, PBL_LEAF_ENTRIES)?;
         let key = self.ctl.lock().ids.next_key(mr.index);
         let cmd = RegisterMr {
             key,
@@ -267,52 +212,6 @@ impl<P: Platform> RoceNic<P> {
         )?;
         mr.key.store(key.0, Ordering::Relaxed);
         Ok(Cmd::Pending)
-    }
-
-    /// The page list of §6.4.7: level 0 when the pages are contiguous (no memory), level 1 up
-    /// to 512 pages, level 2 above (a root of leaf addresses, then 4 KiB leaves).
-    fn build_page_list(&self, pages: &[u64]) -> HalResult<(u8, u64, Option<DmaRegion>)> {
-        let first = pages.first().copied().ok_or(HalError::InvalidParameter)?;
-        let contiguous = pages
-            .iter()
-            .enumerate()
-            .all(|(i, p)| *p == first.wrapping_add((i as u64).wrapping_mul(PAGE)));
-        if contiguous {
-            return Ok((0, first, None));
-        }
-        let bytes = pages.len().checked_mul(8).ok_or(HalError::NoResources)?;
-        if pages.len() <= ONE_LEVEL_MAX {
-            let r = self.platform.alloc_dma(bytes)?;
-            for (i, p) in pages.iter().enumerate() {
-                r.write_u64(i.wrapping_mul(8), *p);
-            }
-            let bus = r.bus_address();
-            return Ok((1, bus, Some(r)));
-        }
-        let leaves = pages.len().div_ceil(PBL_LEAF_ENTRIES);
-        let root_pages = leaves
-            .checked_mul(8)
-            .ok_or(HalError::NoResources)?
-            .div_ceil(4096);
-        let total = root_pages
-            .checked_add(leaves)
-            .and_then(|n| n.checked_mul(4096))
-            .ok_or(HalError::NoResources)?;
-        let r = self.platform.alloc_dma(total)?;
-        let bus = r.bus_address();
-        for leaf in 0..leaves {
-            let leaf_off = root_pages.wrapping_add(leaf).wrapping_mul(4096);
-            r.write_u64(leaf.wrapping_mul(8), bus.wrapping_add(leaf_off as u64));
-        }
-        for (i, p) in pages.iter().enumerate() {
-            let leaf = i / PBL_LEAF_ENTRIES;
-            let off = root_pages
-                .wrapping_add(leaf)
-                .wrapping_mul(4096)
-                .wrapping_add((i % PBL_LEAF_ENTRIES).wrapping_mul(8));
-            r.write_u64(off, *p);
-        }
-        Ok((2, bus, Some(r)))
     }
 
     /// DEREGISTER_MR with the provider's token.

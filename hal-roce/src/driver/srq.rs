@@ -1,39 +1,19 @@
 //! Shared receive queues (§6.4.4, §5.5 SRQ record): creation, limit arming, destroy, and the
 //! posting fast path (the RQ's, §11.5 step 5, with SRQ_PI).
 
-use core::sync::atomic::{fence, AtomicU32, Ordering};
-use hal::karc::{Finalize, KArc};
+use hal::karc::KArc;
 
-use hal::{Cmd, CmdToken, DmaRegion, HalError, HalResult, Platform, RecvWr};
+use hal::{Cmd, CmdToken, HalError, HalResult, Platform, RecvWr};
 use tock_registers::interfaces::Writeable;
 
-use super::cmdq::{Action, Release};
-use super::rq::write_recv;
-use super::sq::depth_log2;
+use super::cmdq::Release;
+use super::rq::MAX_RQ_SLOT;
 use super::RoceNic;
-use crate::admin::{CmdFlags, Command, CreateSrq};
 use crate::record::SRQ_RECORD_SIZE;
 use crate::regs::{self, DoorbellBlock, SRQ_PI};
 use crate::wqe;
-
-/// The SRQ ring and record, shared by the control handle (for `srq_queued`) and the poster.
-#[derive(Debug)]
-struct SrqMem {
-    region: DmaRegion,
-    record_offset: usize,
-    /// The poster's PI, published for `srq_queued` (a store, not a lock).
-    pi: AtomicU32,
-}
-
-impl Finalize for SrqMem {}
-
-impl SrqMem {
-    fn srq_ci(&self) -> u16 {
-        let mut b = [0u8; 4];
-        self.region.read(self.record_offset, &mut b);
-        (u32::from_le_bytes(b) & 0xFFFF) as u16
-    }
-}
+use hal::queue::objects::{self, ObjectCmd};
+use hal::queue::qp::{depth_log2, SrqMem, SrqRing};
 
 /// Shared receive queue control handle.
 #[derive(Debug)]
@@ -45,17 +25,13 @@ pub struct Srq {
 /// Shared receive queue posting side.
 #[derive(Debug)]
 pub struct SrqPoster {
-    mem: KArc<SrqMem>,
-    log2_depth: u8,
-    log2_stride: u8,
-    pi: u16,
+    ring: SrqRing,
     pub(crate) db_offset: usize,
 }
 
 /// `PI − SRQ_CI` (§5.5).
 pub(crate) fn queued(srq: &Srq) -> u32 {
-    let pi = (srq.mem.pi.load(Ordering::Acquire) & 0xFFFF) as u16;
-    u32::from(pi.wrapping_sub(srq.mem.srq_ci()))
+    srq.mem.queued()
 }
 
 /// Posts a receive to the SRQ and rings SRQ_PI.
@@ -64,18 +40,14 @@ pub(crate) fn post(
     s: &mut SrqPoster,
     wr: &RecvWr<'_>,
 ) -> HalResult<()> {
-    let depth = 1u32.checked_shl(u32::from(s.log2_depth)).unwrap_or(0);
-    if u32::from(s.pi.wrapping_sub(s.mem.srq_ci())) >= depth {
-        return Err(HalError::QueueFull);
-    }
-    write_recv(&s.mem.region, 0, s.log2_depth, s.log2_stride, s.pi, wr)?;
-    s.pi = s.pi.wrapping_add(1);
-    s.mem.pi.store(u32::from(s.pi), Ordering::Release);
-    fence(Ordering::Release);
-    if let Some(db) = db {
-        db.srq_pi.write(SRQ_PI::PI.val(u32::from(s.pi)));
-    }
-    Ok(())
+    s.ring.post::<MAX_RQ_SLOT>(
+        |slot, index| super::rq::encode(slot, index, wr),
+        |pi| {
+            if let Some(db) = db {
+                db.srq_pi.write(SRQ_PI::PI.val(u32::from(pi)));
+            }
+        },
+    )
 }
 
 impl<P: Platform> RoceNic<P> {
@@ -98,74 +70,15 @@ impl<P: Platform> RoceNic<P> {
         }
         let stride = wqe::rq_stride_log2(sge).ok_or(HalError::InvalidParameter)?;
         let log2 = depth_log2(depth, a.max_srq_depth)?;
-        let ring_bytes = 1usize
-            .checked_shl(u32::from(log2) + u32::from(stride))
-            .ok_or(HalError::InvalidParameter)?;
-        let len = ring_bytes
-            .checked_add(SRQ_RECORD_SIZE)
-            .ok_or(HalError::NoResources)?;
-        let srqn = self
-            .ctl
-            .lock()
-            .ids
-            .srq
-            .alloc()
-            .ok_or(HalError::NoResources)?;
-        let region = match self.platform.alloc_dma(len) {
-            Ok(r) => r,
-            Err(e) => {
-                self.ctl.lock().ids.srq.free(srqn);
-                return Err(e);
-            }
-        };
-        // Shared by the control and posting handles; allocated fallibly before the device
-        // hears of the SRQ.
-        let mem = match KArc::try_new_or_return(SrqMem {
-            region,
-            record_offset: ring_bytes,
-            pi: AtomicU32::new(0),
-        }) {
-            Ok(m) => m,
-            Err(m) => {
-                self.platform.free_dma(m.region);
-                self.ctl.lock().ids.srq.free(srqn);
-                return Err(HalError::NoResources);
-            }
-        };
-        let bus = mem.region.bus_address();
-        let params = CreateSrq {
-            srqn,
-            pdn: pd.pdn,
-            log2_depth: log2,
-            log2_stride: stride,
-            limit: 0,
-            ring_addr: bus,
-            record_addr: bus.wrapping_add(ring_bytes as u64),
-            srq_context: ctx,
-        };
-        if let Err(e) = self.command(
-            |_| Command::CreateSrq(params),
-            None,
-            CmdFlags::empty(),
-            Some(token.0),
-            Some(Action::Report { token, keys: false }),
-        ) {
-            if let Ok(m) = KArc::try_unwrap(mem) {
-                self.platform.free_dma(m.region);
-            }
-            self.ctl.lock().ids.srq.free(srqn);
-            return Err(e);
-        }
+        let (srqn, mem) =
+            objects::create_srq(self, pd.pdn, log2, stride, SRQ_RECORD_SIZE, ctx, token)?;
         Ok((
             Srq {
                 srqn,
                 mem: mem.clone(),
             },
             SrqPoster {
-                mem,
-                log2_depth: log2,
-                log2_stride: stride,
-                pi: 0,
+                ring: SrqRing::new(mem, log2, stride),
                 db_offset: regs::doorbell_block_offset(srqn),
             },
             Cmd::Pending,
@@ -191,38 +104,20 @@ impl<P: Platform> RoceNic<P> {
 
     /// MODIFY_SRQ LIMIT, SILENT: one-shot, written at once when already below (§6.4.4).
     pub(crate) fn srq_arm_limit(&self, srq: &Srq, limit: u32) {
-        let srqn = srq.srqn;
-        let _ = self.command_wait(
-            |_| Command::ModifySrq { srqn, limit },
-            CmdFlags::SILENT,
-            None,
-            None,
-        );
+        objects::arm_srq_limit(self, srq.srqn, limit);
     }
 
     /// DESTROY_SRQ; the ring is freed when it completes.
     pub(crate) fn srq_destroy(&self, srq: Srq, poster: SrqPoster, token: CmdToken) -> Cmd<()> {
         let srqn = srq.srqn;
         drop(poster);
-        let memory = [
-            KArc::try_unwrap(srq.mem).ok().map(|m| m.region),
-            None,
-            None,
-            None,
-        ];
-        let action = Action::Destroyed {
+        let memory = [SrqMem::into_region(srq.mem), None, None, None];
+        objects::destroy(
+            self,
+            ObjectCmd::DestroySrq { srqn },
             token,
-            release: Release::Srq(srqn),
+            Release::Srq(srqn),
             memory,
-        };
-        match self.command_wait(
-            |_| Command::DestroySrq { srqn },
-            CmdFlags::empty(),
-            Some(token.0),
-            Some(action),
-        ) {
-            Ok(_) => Cmd::Pending,
-            Err(_) => Cmd::Done(()),
-        }
+        )
     }
 }

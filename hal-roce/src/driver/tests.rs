@@ -7,16 +7,17 @@ extern crate std;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
-use core::ptr::NonNull;
 use std::boxed::Box;
 use std::sync::Mutex;
 
+use hal::fake_bar::{dma_read, dma_write, FakeBar};
 use hal::mock::MockPlatform;
+use hal::queue::testkit::{self, FakeDevice};
 use hal::{
-    Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, HalError, HalEvent, MmioRegion, NicHal,
-    Payload, QpParams, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
+    Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, HalError, HalEvent, HalResult,
+    MmioRegion, NicHal, Payload, QpParams, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode,
+    WcStatus, WrFlags,
 };
 use tock_registers::interfaces::{Readable, Writeable};
 
@@ -29,48 +30,7 @@ use crate::eqe::{Eqe, EQE_SIZE};
 use crate::regs::{self, Bar0, CTRL, STATUS};
 use crate::wqe::{RecvWqe, SendWqe, SendWqeOp, WqePayload};
 
-const WORDS: usize = 16384; // 64 KiB
-
-#[repr(C, align(4096))]
-struct Bar([UnsafeCell<u32>; WORDS]);
-
-// SAFETY: the cells are accessed only with volatile reads and writes, as device registers.
-unsafe impl Sync for Bar {}
-// SAFETY: as above.
-unsafe impl Send for Bar {}
-
-impl Bar {
-    fn new() -> Box<Bar> {
-        Box::new(Bar(core::array::from_fn(|_| UnsafeCell::new(0))))
-    }
-
-    fn region(&self) -> MmioRegion {
-        // SAFETY: 64 KiB of UnsafeCell memory, 4096-aligned, alive as long as the test's `Dev`
-        // (which outlives the driver in every test).
-        unsafe { MmioRegion::from_raw(NonNull::from(self).cast(), WORDS * 4) }
-    }
-
-    fn peek(&self, offset: usize) -> u32 {
-        // SAFETY: an in-bounds cell, read volatile.
-        unsafe { self.0[offset / 4].get().read_volatile() }
-    }
-}
-
-/// Reads `dst.len()` bytes of DMA memory at bus (= host) address `bus`.
-fn dma_read(bus: u64, dst: &mut [u8]) {
-    for (i, b) in dst.iter_mut().enumerate() {
-        // SAFETY: in the mock, bus addresses are host addresses of live DMA regions.
-        *b = unsafe { ((bus as usize + i) as *const u8).read_volatile() };
-    }
-}
-
-/// Writes `src` into DMA memory at bus (= host) address `bus`.
-fn dma_write(bus: u64, src: &[u8]) {
-    for (i, b) in src.iter().enumerate() {
-        // SAFETY: as in `dma_read`.
-        unsafe { ((bus as usize + i) as *mut u8).write_volatile(*b) };
-    }
-}
+type Bar = FakeBar;
 
 #[derive(Default)]
 struct DevState {
@@ -280,25 +240,6 @@ fn bring_up_follows_section_11_1() {
 }
 
 #[test]
-fn bring_up_refuses_an_unknown_interface_major() {
-    let dev = Dev::new();
-    dev.regs().revision.set(0x0002_0001);
-    let r = RoceNic::new(MockPlatform::new(), dev.mem0.region(), dev.mem2.region());
-    assert_eq!(r.err(), Some(HalError::NotSupported));
-}
-
-#[test]
-fn bring_up_gives_up_when_reset_never_completes() {
-    let dev = Dev::new();
-    let platform = MockPlatform::new();
-    let p2 = platform.clone();
-    // No device steps; time moves 1 ms per stall.
-    platform.set_stall_hook(Some(Arc::new(move |_| p2.advance_ns(1_000_000))));
-    let r = RoceNic::new(platform, dev.mem0.region(), dev.mem2.region());
-    assert_eq!(r.err(), Some(HalError::Fatal));
-}
-
-#[test]
 fn create_cq_completes_through_the_eq_with_the_providers_token() {
     let (dev, nic) = bring_up();
     let (_parts, cmd) = nic.create_cq(100, 0xC0, CmdToken(7)).unwrap();
@@ -316,21 +257,6 @@ fn create_cq_completes_through_the_eq_with_the_providers_token() {
     assert_eq!(p.log2_size, 7, "§11.3: k = ceil_log2(depth + 1)");
     assert_eq!(p.cq_context, 0xC0);
     assert_eq!(p.dbrec_addr, p.ring_addr + 64 * 128);
-}
-
-#[test]
-fn interrupt_calls_the_attached_handler_when_events_are_queued() {
-    let (dev, nic) = bring_up();
-    let hits = Arc::new(Mutex::new(0));
-    let h = hits.clone();
-    nic.attach_interrupt(Arc::new(move || *h.lock().unwrap() += 1));
-    nic.interrupt();
-    assert_eq!(*hits.lock().unwrap(), 0, "no events, no call");
-    let _ = nic.create_pd().unwrap(); // SILENT: no completion
-    let _ = nic.create_cq(1, 1, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    assert_eq!(*hits.lock().unwrap(), 1);
-    // W1C itself is the device's: plain memory just keeps what the ISR wrote back.
 }
 
 #[test]
@@ -634,21 +560,6 @@ fn destroy_qp_flushes_first_and_completes_with_the_token() {
         [HalEvent::CommandComplete {
             token: CmdToken(40),
             result: Ok(CmdValue::Unit)
-        }]
-    ));
-}
-
-#[test]
-fn failed_create_reports_the_mapped_error() {
-    let (dev, nic) = bring_up();
-    dev.fail_next(Opcode::CreateCq, CmdStatus::Limit);
-    let _ = nic.create_cq(8, 0, CmdToken(3)).unwrap();
-    run(&dev, &nic);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(3),
-            result: Err(HalError::ImplementationLimit)
         }]
     ));
 }
@@ -1020,18 +931,6 @@ fn srq_receives_are_counted_against_the_srq_record() {
 }
 
 #[test]
-fn destroyed_numbers_are_reused_only_after_the_destroy_completed() {
-    let (dev, nic) = bring_up();
-    let (parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let first = last_create_cq(&dev).cqn;
-    let _ = nic.destroy_cq(parts, CmdToken(2));
-    let (_p2, _) = nic.create_cq(3, 0, CmdToken(3)).unwrap();
-    dev.step();
-    assert_ne!(last_create_cq(&dev).cqn, first, "destroy not completed yet");
-}
-
-#[test]
 fn cq_events_carry_the_cq_context() {
     let (dev, nic) = bring_up();
     let mut st = dev.state.lock().unwrap();
@@ -1073,82 +972,203 @@ fn object_counts_are_scaled_to_the_eq_sizing_rule() {
     assert!(caps.max_cq_count > 0 && caps.max_srq_count > 0);
 }
 
+/// A dead device's queues are flushed by the poller from their rings, after the CQEs the
+/// device did write: a signaled WQE the device retired (SQ_CI passed it) without writing its
+/// CQE completes FLUSHED; an unsignaled one it retired succeeded silently and completes never;
+/// a CQE written after the flush began is not reported again.
 #[test]
-fn attaching_the_handler_delivers_events_that_came_first() {
+fn a_dead_device_is_flushed_from_the_rings_after_the_cqes_it_wrote() {
     let (dev, nic) = bring_up();
-    let _ = nic.create_cq(1, 1, CmdToken(1)).unwrap();
-    dev.step();
-    let hits = Arc::new(Mutex::new(0));
-    let h = hits.clone();
-    nic.attach_interrupt(Arc::new(move || *h.lock().unwrap() += 1));
-    assert_eq!(*hits.lock().unwrap(), 1);
-    assert_eq!(events(&nic).len(), 1);
-}
-
-#[test]
-fn device_fatal_fails_pending_commands_and_later_creates() {
-    let (dev, nic) = bring_up();
-    let (parts, _) = nic.create_cq(1, 1, CmdToken(1)).unwrap();
+    let pd = nic.create_pd().unwrap();
+    let (mut cq, _) = nic.create_cq(64, 0, CmdToken(1)).unwrap();
+    run(&dev, &nic);
+    let ring = last_create_cq(&dev).ring_addr;
+    let params = QpParams {
+        pd: &pd,
+        send_cq: &cq.cq,
+        recv_cq: &cq.cq,
+        srq: None,
+        sq_depth: 8,
+        rq_depth: 4,
+        max_send_sge: 2,
+        max_recv_sge: 2,
+        max_inline: 64,
+        context: 0x99,
+    };
+    let (mut parts, _) = nic.create_qp(&params, CmdToken(2)).unwrap();
+    run(&dev, &nic);
+    let _ = events(&nic);
+    let c = last_create_qp(&dev);
+    let sge = [];
+    for (i, signaled) in [true, false, true, false, false, true]
+        .into_iter()
+        .enumerate()
+    {
+        let mut wr = send(100 + i as u64, &sge);
+        if !signaled {
+            wr.flags = WrFlags::empty();
+        }
+        nic.post_send(&mut parts.sq, &wr).unwrap();
+    }
+    nic.ring_sq(&mut parts.sq);
+    let rq = parts.rq.as_mut().unwrap();
+    for id in [200, 201] {
+        nic.post_recv(
+            rq,
+            &RecvWr {
+                wr_id: id,
+                sgl: &sge,
+            },
+        )
+        .unwrap();
+    }
+    // The device completed SQ WQE 0 and RQ WQE 0, retired SQ WQEs 0–3, consumed both
+    // receives, then died.
+    let cqe = |n: u32, wr_id: u64, wqe_index: u16, opcode: CqeOpcode| {
+        let e = Cqe {
+            wr_id,
+            qp_context: 0x99,
+            byte_count: 0,
+            invalidated_rkey: 0,
+            qpn: c.qpn,
+            srqn: 0,
+            syndrome: 0,
+            wqe_index,
+            status: CqeStatus::Success,
+            opcode,
+            flags: CqeFlags::empty(),
+        };
+        let raw = e.encode(crate::ring::owner_bit(n, 7));
+        dma_write(ring + (crate::ring::slot(n, 7) * CQE_SIZE) as u64, &raw);
+    };
+    cqe(0, 100, 0, CqeOpcode::Send);
+    cqe(1, 200, 0, CqeOpcode::Recv);
+    dma_write(c.record_addr, &4u32.to_le_bytes());
+    dma_write(c.record_addr + 4, &2u32.to_le_bytes());
     let mut st = dev.state.lock().unwrap();
     dev.push_eqe(&mut st, &Eqe::DeviceFatal { fatal_code: 1 });
     drop(st);
     nic.interrupt();
-    let ev = events(&nic);
-    assert!(matches!(
-        ev[..],
+    assert!(events(&nic)
+        .iter()
+        .any(|e| matches!(e, HalEvent::DeviceFatal)));
+
+    let mut out = [Completion::EMPTY; 16];
+    let n = nic.poll_cq(&mut cq.poller, &mut out);
+    let got: Vec<(u64, WcStatus)> = out[..n].iter().map(|c| (c.wr_id, c.status)).collect();
+    assert_eq!(
+        got,
         [
-            HalEvent::DeviceFatal,
-            HalEvent::CommandComplete {
-                token: CmdToken(1),
-                result: Err(HalError::Fatal)
-            }
+            (100, WcStatus::Success),
+            (200, WcStatus::Success),
+            (102, WcStatus::Flushed),
+            (104, WcStatus::Flushed),
+            (105, WcStatus::Flushed),
+            (201, WcStatus::Flushed),
         ]
-    ));
-    assert_eq!(nic.create_pd().err(), Some(HalError::Fatal));
-    assert!(matches!(nic.destroy_cq(parts, CmdToken(2)), Cmd::Done(())));
+    );
+    assert!(out[..n].iter().all(|c| c.qp_context == 0x99));
+    assert_eq!(out[4].opcode, WcOpcode::Send);
+    assert_eq!(out[5].opcode, WcOpcode::Receive);
+    // A late CQE of the dying device is not reported a second time.
+    cqe(2, 105, 5, CqeOpcode::Send);
+    assert_eq!(nic.poll_cq(&mut cq.poller, &mut out), 0);
+}
+
+// --- The control-path tests both silicons share (`hal::queue::testkit`) ---
+
+/// This silicon's fake device for the shared tests.
+#[derive(Clone)]
+struct Fake(Arc<Dev>);
+
+impl FakeDevice for Fake {
+    type Nic = RoceNic<MockPlatform>;
+
+    fn fresh() -> Self {
+        Fake(Dev::new())
+    }
+
+    fn new_nic(&self, platform: MockPlatform) -> HalResult<RoceNic<MockPlatform>> {
+        RoceNic::new(platform, self.0.mem0.region(), self.0.mem2.region())
+    }
+
+    fn bring_up() -> (Self, RoceNic<MockPlatform>) {
+        let (dev, nic) = bring_up();
+        (Fake(dev), nic)
+    }
+
+    fn step(&self) {
+        self.0.step();
+    }
+
+    fn interrupt(nic: &RoceNic<MockPlatform>) {
+        nic.interrupt();
+    }
+
+    fn commands_executed(&self) -> usize {
+        self.0.commands().len()
+    }
+
+    fn last_created_cqn(&self) -> u32 {
+        last_create_cq(&self.0).cqn
+    }
+
+    fn fail_next_create_cq_with_limit(&self) {
+        self.0.fail_next(Opcode::CreateCq, CmdStatus::Limit);
+    }
+
+    fn set_revision(&self, value: u32) {
+        self.0.regs().revision.set(value);
+    }
+
+    fn push_device_fatal(&self) {
+        let mut st = self.0.state.lock().unwrap();
+        self.0
+            .push_eqe(&mut st, &Eqe::DeviceFatal { fatal_code: 1 });
+    }
+}
+
+#[test]
+fn attaching_the_handler_delivers_events_that_came_first() {
+    testkit::attaching_the_handler_delivers_events_that_came_first::<Fake>();
+}
+
+#[test]
+fn device_fatal_fails_pending_commands_and_later_creates() {
+    testkit::device_fatal_fails_pending_commands_and_later_creates::<Fake>();
 }
 
 #[test]
 fn a_full_admin_ring_waits_for_the_device_to_make_room() {
-    let dev = Dev::new();
-    let platform = MockPlatform::new();
-    let d = dev.clone();
-    let stalls = Arc::new(Mutex::new(0u32));
-    let st = stalls.clone();
-    platform.set_stall_hook(Some(Arc::new(move |_| {
-        *st.lock().unwrap() += 1;
-        d.step();
-    })));
-    let nic = RoceNic::new(platform, dev.mem0.region(), dev.mem2.region()).unwrap();
-    let before = *stalls.lock().unwrap();
-    // The device runs only when the driver stalls: 256 entries fill the ring.
-    let pds: Vec<_> = (0..256).map(|_| nic.create_pd().unwrap()).collect();
-    assert_eq!(*stalls.lock().unwrap(), before, "room: no waiting");
-    let extra = nic.create_pd().unwrap();
-    assert!(
-        *stalls.lock().unwrap() > before,
-        "§11.2 step 1: waited for ADMQ_CI"
-    );
-    for pd in pds {
-        nic.destroy_pd(pd);
-    }
-    nic.destroy_pd(extra);
-    dev.step();
-    let n = dev.commands().len();
-    assert_eq!(n, 1 + 257 * 2, "SET_MTU, then every create and destroy");
+    testkit::a_full_admin_ring_waits_for_the_device_to_make_room::<Fake>();
 }
 
 #[test]
 fn a_dead_device_makes_commands_give_up_in_bounded_time() {
-    let (dev, nic) = bring_up();
-    // The device stops (no steps any more); time moves 1 ms per stall.
-    let p = nic.platform().clone();
-    nic.platform()
-        .set_stall_hook(Some(Arc::new(move |_| p.advance_ns(1_000_000))));
-    for _ in 0..256 {
-        nic.create_pd().unwrap();
-    }
-    assert_eq!(nic.create_pd().err(), Some(HalError::NoResources));
-    // `nic` is dropped before `dev`, whose memory backs its BARs.
-    let _ = &dev;
+    testkit::a_dead_device_makes_commands_give_up_in_bounded_time::<Fake>();
+}
+
+#[test]
+fn failed_create_reports_the_mapped_error() {
+    testkit::failed_create_reports_the_mapped_error::<Fake>();
+}
+
+#[test]
+fn destroyed_numbers_are_reused_only_after_the_destroy_completed() {
+    testkit::destroyed_numbers_are_reused_only_after_the_destroy_completed::<Fake>();
+}
+
+#[test]
+fn bring_up_refuses_an_unknown_interface_major() {
+    testkit::bring_up_refuses_an_unknown_interface_major::<Fake>();
+}
+
+#[test]
+fn bring_up_gives_up_when_reset_never_completes() {
+    testkit::bring_up_gives_up_when_reset_never_completes::<Fake>();
+}
+
+#[test]
+fn interrupt_calls_the_attached_handler_when_events_are_queued() {
+    testkit::interrupt_calls_the_attached_handler_when_events_are_queued::<Fake>();
 }

@@ -611,7 +611,7 @@ impl Device {
 
     /// A UD packet for QP1.
     pub(crate) fn receive_mad(&mut self, f: &RoceFrame<'_>) {
-        if f.bth.opcode != Opcode::UdSendOnly || self.cmev.is_none() {
+        if f.bth.opcode != Opcode::UdSendOnly || self.ctl.cmev.is_none() {
             self.stats.rx_discards += 1;
             return;
         }

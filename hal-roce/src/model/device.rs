@@ -15,10 +15,10 @@ use core::net::IpAddr;
 use crate::admin::{CmdEntry, CmdHeader, CmdStatus, Command, MrKind, QpAttr, QpState, CMD_SIZE};
 use crate::caps::DeviceAttrs;
 use crate::cm::CmRecord;
-use crate::cqe::{syndrome, Cqe, CqeFlags, CqeStatus, CQE_OWNER_OFFSET, CQE_SIZE};
-use crate::eqe::{CqErrorKind, Eqe, QpErrorKind, EQE_OWNER_OFFSET, EQE_SIZE};
+use crate::cqe::{syndrome, Cqe, CqeFlags, CqeStatus, CQE_OWNER_OFFSET};
+use crate::eqe::{CqErrorKind, Eqe, QpErrorKind, EQE_OWNER_OFFSET};
 use crate::key::{Key, PRIVILEGED_LKEY};
-use crate::record::{CqDoorbellRecord, SrqRecord};
+use crate::record::SrqRecord;
 use crate::regs::{self, Bar0};
 use crate::ring;
 use crate::wqe::{AccessFlags, DataSeg};
@@ -91,41 +91,10 @@ impl Stats {
 /// IP → MAC table the network fills as NICs are added (the host's ARP / neighbour cache).
 pub type Neighbours = Arc<Mutex<HashMap<IpAddr, [u8; 6]>>>;
 
-/// A host ring the device writes (EQ, CMEV) or reads (ADMQ).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct HostRing {
-    pub base: u64,
-    pub log2: u8,
-    /// Device-side counter: PI of EQ/CMEV, CI of ADMQ.
-    pub count: u32,
-}
-
-/// A completion queue (§5.6).
-#[derive(Debug)]
-pub(crate) struct Cq {
-    pub log2: u8,
-    pub ring: u64,
-    pub dbrec: u64,
-    pub ctx: u64,
-    /// Producer counter (24 bits) in the current ring.
-    pub pi: u32,
-    /// Ring generation (§5.6.3).
-    pub generation: bool,
-    /// Armed: (TYPE, SN).
-    pub arm: Option<(u32, u8)>,
-    /// Last CQ_ARM value seen.
-    pub last_arm: u32,
-    /// Counter of the latest solicited or error CQE + 1.
-    pub last_sol: Option<u32>,
-    pub error: bool,
-    /// QPs using the CQ.
-    pub users: u32,
-    /// Moderation (§6.4.5): CQEs and µs before a notify; 0 = off.
-    pub mod_count: u16,
-    pub mod_period: u16,
-    /// Moderated notify in progress: (satisfying CQEs so far, time of the first).
-    pub mod_pending: Option<(u32, u64)>,
-}
+/// Host rings (EQ, CMEV, ADMQ) and CQs (§5.6): the producer and notify logic RNIC-R2 and
+/// RNIC-W1 share.
+pub(crate) use fabric::control::{Control, EventPost, Sample};
+pub(crate) use fabric::cq::{Cq, CqPost, CqResizeError};
 
 /// A shared receive queue (§6.4.4).
 #[derive(Debug)]
@@ -142,14 +111,9 @@ pub(crate) struct Srq {
     pub users: u32,
 }
 
-/// Where an MR's pages are.
-#[derive(Clone, Debug)]
-pub(crate) enum Pages {
-    /// Contiguous from this bus address.
-    Contiguous(u64),
-    /// One address per page.
-    List(Vec<u64>),
-}
+/// Where a registration's pages are, and its translation (§5.2): shared with the other
+/// reference NIC.
+pub(crate) use fabric::mr::{PageMap, Pages};
 
 /// An MPT entry (§5.2, §12.5).
 #[derive(Clone, Debug)]
@@ -191,43 +155,6 @@ impl Mpt {
             parent: None,
         }
     }
-
-    /// Bus address of the byte at `addr` (inside the registration).
-    fn bus(&self, addr: u64) -> Option<u64> {
-        let off = addr
-            .checked_sub(self.iova)?
-            .checked_add(u64::from(self.fbo))?;
-        match &self.pages {
-            Pages::Contiguous(b) => b.checked_add(off),
-            Pages::List(l) => {
-                let page = usize::try_from(off >> self.log2_page).ok()?;
-                let within = off & ((1u64 << self.log2_page) - 1);
-                l.get(page)?.checked_add(within)
-            }
-        }
-    }
-
-    /// Splits `[addr, addr+len)` into bus runs that do not cross pages.
-    fn runs(&self, addr: u64, len: u64, out: &mut Vec<(u64, usize)>) -> bool {
-        let page = 1u64 << self.log2_page;
-        let mut a = addr;
-        let mut left = len;
-        while left > 0 {
-            let Some(b) = self.bus(a) else { return false };
-            let off = a - self.iova + u64::from(self.fbo);
-            let n = match self.pages {
-                Pages::Contiguous(_) => left,
-                Pages::List(_) => (page - (off & (page - 1))).min(left),
-            };
-            let Ok(nn) = usize::try_from(n) else {
-                return false;
-            };
-            out.push((b, nn));
-            a += n;
-            left -= n;
-        }
-        true
-    }
 }
 
 /// A CM event waiting for room in the CMEV ring.
@@ -240,19 +167,10 @@ pub struct Device {
     pub(crate) attrs: DeviceAttrs,
     pub(crate) mac: [u8; 6],
     pub(crate) now: u64,
-    pub(crate) ready: bool,
-    pub(crate) enabled: bool,
-    pub(crate) fatal: bool,
+    /// CTRL, STATUS, the host rings and interrupt causes (the block both NICs share).
+    pub(crate) ctl: Control,
     pub(crate) link_up: bool,
     pub(crate) mtu: u32,
-    pub(crate) admq: Option<HostRing>,
-    pub(crate) eq: Option<HostRing>,
-    pub(crate) eq_armed: bool,
-    pub(crate) cmev: Option<HostRing>,
-    pub(crate) int_cause: u32,
-    int_cause_written: u32,
-    /// The interrupt line must be raised once the device lock is released.
-    pub(crate) irq_pending: bool,
     pub(crate) gids: Vec<Option<(u8, [u8; 16])>>,
     pub(crate) pds: BTreeMap<u32, u32>,
     pub(crate) cqs: BTreeMap<u32, Cq>,
@@ -266,7 +184,7 @@ pub struct Device {
     pub(crate) tx: Vec<Vec<u8>>,
     pub(crate) neighbours: Neighbours,
     /// The raw Ethernet queue (§14), and the receive filter (SET_RX_FILTER).
-    pub(crate) raw: Option<super::raw::RawQ>,
+    pub(crate) raw: fabric::raw_queue::RawQueueEngine,
     pub(crate) rx_filter: crate::raw::RxFilter,
     pub(crate) rng: u64,
     /// Work done since the last `take_work`.
@@ -290,18 +208,9 @@ impl Device {
             attrs,
             mac,
             now: 0,
-            ready: false,
-            enabled: false,
-            fatal: false,
+            ctl: Control::new(bar0, fabric::control_regs!(Bar0)),
             link_up: true,
             mtu: 1500,
-            admq: None,
-            eq: None,
-            eq_armed: false,
-            cmev: None,
-            int_cause: 0,
-            int_cause_written: 0,
-            irq_pending: false,
             gids: Vec::new(),
             pds: BTreeMap::new(),
             cqs: BTreeMap::new(),
@@ -313,7 +222,7 @@ impl Device {
             stats: Stats::default(),
             tx: Vec::new(),
             neighbours,
-            raw: None,
+            raw: fabric::raw_queue::RawQueueEngine::new(),
             rx_filter: crate::raw::RxFilter::empty(),
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             work: 0,
@@ -364,16 +273,8 @@ impl Device {
             b.copy_from_slice(c);
             self.w(i * 4, u32::from_le_bytes(b));
         }
-        self.ready = true;
-        self.enabled = false;
-        self.fatal = false;
+        self.ctl.reset();
         self.mtu = 1500;
-        self.admq = None;
-        self.eq = None;
-        self.eq_armed = false;
-        self.cmev = None;
-        self.int_cause = 0;
-        self.int_cause_written = 0;
         self.gids = std::vec![None; usize::from(self.attrs.gid_table_size)];
         self.pds.clear();
         self.cqs.clear();
@@ -382,11 +283,10 @@ impl Device {
         self.mpt.clear();
         self.cm = CmAgent::default();
         self.pending_cm.clear();
-        self.raw = None;
+        self.raw = fabric::raw_queue::RawQueueEngine::new();
         self.rx_filter = crate::raw::RxFilter::empty();
         self.stats = Stats::default();
-        self.w(reg!(status), 1);
-        self.w(reg!(int_mask), 0xF);
+        self.ctl.write_reset_values();
         self.write_port_status();
     }
 
@@ -405,100 +305,24 @@ impl Device {
         self.write_port_status();
         let ps = self.r(reg!(port_status));
         self.post_eqe(Eqe::PortChange { port_status: ps });
-        self.set_cause(1 << 2);
-    }
-
-    fn set_cause(&mut self, bit: u32) {
-        self.int_cause |= bit;
-        self.w(reg!(int_cause), self.int_cause);
-        self.int_cause_written = self.int_cause;
-        if self.r(reg!(int_mask)) & bit == 0 {
-            self.irq_pending = true;
-        }
+        self.ctl.set_cause(1 << 2);
     }
 
     pub(crate) fn go_fatal(&mut self, code: u32) {
-        if self.fatal {
-            return;
-        }
-        self.fatal = true;
-        self.w(reg!(fatal_code), code);
-        let st = self.r(reg!(status));
-        self.w(reg!(status), st | 4);
-        self.set_cause(1 << 3);
+        self.ctl.go_fatal(code);
     }
 
     /// Samples the control registers (§3.5–§3.10): reset, enable, ring enables, EQ arm,
     /// CMEV consumer, INT_CAUSE write-1-to-clear, GID view.
     fn sample_registers(&mut self) {
-        let ctrl = self.r(reg!(ctrl));
-        if ctrl & 1 != 0 {
-            self.reset();
-            self.w(reg!(ctrl), ctrl & !1 & !2);
-            self.work += 1;
-            return;
-        }
-        let en = ctrl & 2 != 0;
-        if en != self.enabled {
-            self.enabled = en;
-            let st = self.r(reg!(status));
-            self.w(reg!(status), if en { st | 2 } else { st & !2 });
-            self.work += 1;
-        }
-        // Ring enables latch base and size on 0 -> 1.
-        let admq_en = self.r(reg!(admq_ctrl)) & 1 != 0;
-        if admq_en != self.admq.is_some() {
-            self.admq = admq_en.then(|| HostRing {
-                base: u64::from(self.r(reg!(admq_base_lo)))
-                    | u64::from(self.r(reg!(admq_base_hi))) << 32,
-                log2: (self.r(reg!(admq_size)) & 0x1F) as u8,
-                count: 0,
-            });
-            self.w(reg!(admq_ci), 0);
-            self.w(reg!(admq_status), u32::from(admq_en));
-            if admq_en {
-                self.w(reg!(admq_pi), 0);
+        match self.ctl.sample() {
+            Sample::Reset { ctrl } => {
+                self.reset();
+                self.ctl.ack_reset(ctrl);
+                self.work += 1;
+                return;
             }
-        }
-        let eq_en = self.r(reg!(eq_ctrl)) & 1 != 0;
-        if eq_en != self.eq.is_some() {
-            self.eq = eq_en.then(|| HostRing {
-                base: u64::from(self.r(reg!(eq_base_lo)))
-                    | u64::from(self.r(reg!(eq_base_hi))) << 32,
-                log2: (self.r(reg!(eq_size)) & 0x1F) as u8,
-                count: 0,
-            });
-            self.w(reg!(eq_pi), 0);
-            self.w(reg!(eq_status), u32::from(eq_en));
-        }
-        let cmev_en = self.r(reg!(cmev_ctrl)) & 1 != 0;
-        if cmev_en != self.cmev.is_some() {
-            self.cmev = cmev_en.then(|| HostRing {
-                base: u64::from(self.r(reg!(cmev_base_lo)))
-                    | u64::from(self.r(reg!(cmev_base_hi))) << 32,
-                log2: (self.r(reg!(cmev_size)) & 0x1F) as u8,
-                count: 0,
-            });
-            self.w(reg!(cmev_pi), 0);
-        }
-        // EQ_CI.ARM (§3.7).
-        let eq_ci = self.r(reg!(eq_ci));
-        if eq_ci & (1 << 31) != 0 {
-            self.eq_armed = true;
-        }
-        if self.eq_armed {
-            if let Some(eq) = self.eq {
-                if eq.count & ring::COUNTER24_MASK != eq_ci & ring::COUNTER24_MASK {
-                    self.raise_eq();
-                }
-            }
-        }
-        // INT_CAUSE W1C (§3.9): a value other than the one we wrote is a driver write.
-        let cause = self.r(reg!(int_cause));
-        if cause != self.int_cause_written {
-            self.int_cause &= !cause;
-            self.w(reg!(int_cause), self.int_cause);
-            self.int_cause_written = self.int_cause;
+            Sample::Sampled { work } => self.work += work,
         }
         // GID view (§3.10).
         let sel = (self.r(reg!(gid_select)) & 0xFFFF) as usize;
@@ -514,72 +338,31 @@ impl Device {
         }
     }
 
-    fn raise_eq(&mut self) {
-        self.eq_armed = false;
-        let ci = self.r(reg!(eq_ci));
-        self.w(reg!(eq_ci), ci & !(1 << 31));
-        self.set_cause(1);
-    }
-
     /// Writes an EQE (§5.7): body, then owner byte; interrupt when armed (§3.7).
     pub(crate) fn post_eqe(&mut self, e: Eqe) {
-        let Some(mut eq) = self.eq else { return };
-        if self.fatal {
-            return;
-        }
-        let ci = self.r(reg!(eq_ci)) & ring::COUNTER24_MASK;
-        let n = 1u32 << eq.log2.min(24);
-        if ring::used24(eq.count, ci) >= n {
-            let st = self.r(reg!(eq_status));
-            self.w(reg!(eq_status), st | 2);
-            self.go_fatal(2);
-            return;
-        }
-        let owner = ring::owner_bit(eq.count, eq.log2);
-        let raw = e.encode(owner);
-        let addr = eq
-            .base
-            .wrapping_add((ring::slot(eq.count, eq.log2) * EQE_SIZE) as u64);
-        let ok = dma::write(addr, &raw[..EQE_OWNER_OFFSET])
-            && dma::write_owner(
-                addr.wrapping_add(EQE_OWNER_OFFSET as u64),
-                raw[EQE_OWNER_OFFSET],
-            );
-        if !ok {
-            self.go_fatal(3);
-            return;
-        }
-        eq.count = ring::advance24(eq.count, 1);
-        self.eq = Some(eq);
-        self.w(reg!(eq_pi), eq.count);
-        self.work += 1;
-        if self.eq_armed {
-            self.raise_eq();
+        match self
+            .ctl
+            .post_event(|owner| e.encode(owner), EQE_OWNER_OFFSET)
+        {
+            EventPost::Skipped => {}
+            EventPost::Full => self.go_fatal(2),
+            EventPost::DmaError => self.go_fatal(3),
+            EventPost::Written => self.work += 1,
         }
     }
 
     /// Writes pending CM records and their EQEs while the CMEV ring has room (§3.8, §8.4).
     pub(crate) fn flush_cm_events(&mut self) {
         while let Some(rec) = self.pending_cm.front() {
-            let Some(mut cmev) = self.cmev else { return };
-            let ci = self.r(reg!(cmev_ci)) & 0xFFFF;
-            let n = 1u32 << cmev.log2.min(15);
-            if (cmev.count.wrapping_sub(ci) & 0xFFFF) >= n {
+            if !self.ctl.cm_room() {
                 return;
             }
             let rec = *rec;
             self.pending_cm.pop_front();
-            let addr = cmev.base.wrapping_add(
-                (ring::slot(cmev.count, cmev.log2) * crate::cm::CM_RECORD_SIZE) as u64,
-            );
-            if !dma::write(addr, &rec.encode()) {
+            let Some(idx) = self.ctl.cm_push(&rec.encode()) else {
                 self.go_fatal(3);
                 return;
-            }
-            let idx = (cmev.count & 0xFFFF) as u16;
-            cmev.count = (cmev.count + 1) & 0xFFFF;
-            self.cmev = Some(cmev);
-            self.w(reg!(cmev_pi), cmev.count);
+            };
             if let Some(event) = rec.event {
                 self.post_eqe(Eqe::Cm {
                     conn_id: rec.conn_id,
@@ -597,96 +380,43 @@ impl Device {
         let Some(cq) = self.cqs.get_mut(&cqn) else {
             return false;
         };
-        if cq.error {
-            return false;
+        let notable = cqe.flags.contains(CqeFlags::SOLICITED) || cqe.status != CqeStatus::Success;
+        match cq.post(|owner| cqe.encode(owner), CQE_OWNER_OFFSET, notable) {
+            CqPost::InError => false,
+            CqPost::Overrun => {
+                let ctx = cq.ctx;
+                self.post_eqe(Eqe::CqError {
+                    cqn,
+                    cq_context: ctx,
+                    kind: CqErrorKind::Overrun,
+                    syndrome: 0,
+                });
+                self.cq_failed(cqn);
+                false
+            }
+            CqPost::DmaError => {
+                self.go_fatal(3);
+                false
+            }
+            CqPost::Written => {
+                self.work += 1;
+                self.check_cq_notify(cqn, Some(notable));
+                true
+            }
         }
-        let rec = dma::read_array::<8>(cq.dbrec).map(|b| CqDoorbellRecord::decode(&b));
-        let ci = match rec {
-            Some(r) if r.ring == cq.generation => r.ci & ring::COUNTER24_MASK,
-            _ => 0,
-        };
-        let cap = (1u32 << cq.log2) - 1;
-        if ring::used24(cq.pi, ci) >= cap {
-            cq.error = true;
-            let ctx = cq.ctx;
-            self.post_eqe(Eqe::CqError {
-                cqn,
-                cq_context: ctx,
-                kind: CqErrorKind::Overrun,
-                syndrome: 0,
-            });
-            self.cq_failed(cqn);
-            return false;
-        }
-        let owner = ring::owner_bit(cq.pi, cq.log2);
-        let raw = cqe.encode(owner);
-        let addr = cq
-            .ring
-            .wrapping_add((ring::slot(cq.pi, cq.log2) * CQE_SIZE) as u64);
-        let ok = dma::write(addr, &raw[..CQE_OWNER_OFFSET])
-            && dma::write_owner(
-                addr.wrapping_add(CQE_OWNER_OFFSET as u64),
-                raw[CQE_OWNER_OFFSET],
-            );
-        if !ok {
-            self.go_fatal(3);
-            return false;
-        }
-        cq.pi = ring::advance24(cq.pi, 1);
-        if cqe.flags.contains(CqeFlags::SOLICITED) || cqe.status != CqeStatus::Success {
-            cq.last_sol = Some(cq.pi);
-        }
-        self.work += 1;
-        self.check_cq_notify(cqn, Some(cqe));
-        true
     }
 
     /// Writes CQ_NOTIFY if the arm is satisfied (§5.6.4). `new`: the CQE just written, or
     /// `None` when an arm arrived (then unconsumed CQEs count).
-    fn check_cq_notify(&mut self, cqn: u32, new: Option<Cqe>) {
-        let Some(cq) = self.cqs.get_mut(&cqn) else {
+    fn check_cq_notify(&mut self, cqn: u32, new: Option<bool>) {
+        let now = self.now;
+        let Some(sn) = self
+            .cqs
+            .get_mut(&cqn)
+            .and_then(|cq| cq.notify_due(new, now))
+        else {
             return;
         };
-        let Some((ty, sn)) = cq.arm else { return };
-        let fire = match new {
-            Some(c) => {
-                ty == 1 || c.flags.contains(CqeFlags::SOLICITED) || c.status != CqeStatus::Success
-            }
-            None => {
-                let rec = dma::read_array::<8>(cq.dbrec).map(|b| CqDoorbellRecord::decode(&b));
-                let arm_ci = cq.last_arm & ring::COUNTER24_MASK;
-                let arm_gen = cq.last_arm & (1 << 28) != 0;
-                let ci = if arm_gen == cq.generation {
-                    arm_ci
-                } else {
-                    match rec {
-                        Some(r) if r.ring == cq.generation => r.ci & ring::COUNTER24_MASK,
-                        _ => 0,
-                    }
-                };
-                let unconsumed = ring::used24(cq.pi, ci);
-                if ty == 1 {
-                    unconsumed > 0
-                } else {
-                    cq.last_sol
-                        .is_some_and(|s| ring::used24(cq.pi, s) < unconsumed && unconsumed > 0)
-                }
-            }
-        };
-        if !fire {
-            return;
-        }
-        // Moderation (§5.6.4): wait for MOD_COUNT CQEs or MOD_PERIOD µs.
-        if cq.mod_count > 0 || cq.mod_period > 0 {
-            let now = self.now;
-            let (n, first) = cq.mod_pending.map_or((1, now), |(n, f)| (n + 1, f));
-            cq.mod_pending = Some((n, first));
-            let by_count = cq.mod_count > 0 && n >= u32::from(cq.mod_count);
-            let by_time = cq.mod_period > 0 && now >= first + u64::from(cq.mod_period) * 1000;
-            if !(by_count || by_time) {
-                return;
-            }
-        }
         self.fire_cq_notify(cqn, sn);
     }
 
@@ -694,8 +424,7 @@ impl Device {
         let Some(cq) = self.cqs.get_mut(&cqn) else {
             return;
         };
-        cq.arm = None;
-        cq.mod_pending = None;
+        cq.notified();
         let ctx = cq.ctx;
         self.post_eqe(Eqe::CqNotify {
             cqn,
@@ -710,12 +439,7 @@ impl Device {
         let due: Vec<(u32, u8)> = self
             .cqs
             .iter()
-            .filter_map(|(n, c)| {
-                let (_, first) = c.mod_pending?;
-                let (_, sn) = c.arm?;
-                (c.mod_period > 0 && now >= first + u64::from(c.mod_period) * 1000)
-                    .then_some((*n, sn))
-            })
+            .filter_map(|(n, c)| c.moderation_due(now).map(|sn| (*n, sn)))
             .collect();
         for (cqn, sn) in due {
             self.fire_cq_notify(cqn, sn);
@@ -742,24 +466,9 @@ impl Device {
             let v = self
                 .bar2
                 .read32(regs::doorbell_block_offset(cqn) + regs::DB_CQ_ARM);
-            let Some(cq) = self.cqs.get_mut(&cqn) else {
-                continue;
-            };
-            if v == cq.last_arm {
+            if !self.cqs.get_mut(&cqn).is_some_and(|cq| cq.sample_arm(v)) {
                 continue;
             }
-            cq.last_arm = v;
-            let ty = (v >> 26) & 3;
-            if ty != 1 && ty != 2 {
-                continue;
-            }
-            let sn = ((v >> 24) & 3) as u8;
-            let ty = match cq.arm {
-                Some((1, _)) => 1,
-                _ => ty,
-            };
-            cq.arm = Some((ty, sn));
-            cq.mod_pending = None;
             self.work += 1;
             self.check_cq_notify(cqn, None);
         }
@@ -790,7 +499,7 @@ impl Device {
     pub fn step(&mut self, now: u64, rx: Vec<Vec<u8>>) -> usize {
         self.now = now;
         self.sample_registers();
-        if self.enabled && !self.fatal && self.ready {
+        if self.ctl.enabled && !self.ctl.fatal && self.ctl.ready {
             self.run_admin();
             self.sample_doorbells();
             self.start_sqs();
@@ -823,15 +532,7 @@ impl Device {
     /// Earliest timer (ACK timeout, RNR wait, CM retransmission), if any.
     pub fn next_deadline(&self) -> Option<u64> {
         let q = self.qps.values().filter_map(Qp::next_deadline).min();
-        let m = self
-            .cqs
-            .values()
-            .filter(|c| c.mod_period > 0 && c.arm.is_some())
-            .filter_map(|c| {
-                c.mod_pending
-                    .map(|(_, f)| f + u64::from(c.mod_period) * 1000)
-            })
-            .min();
+        let m = self.cqs.values().filter_map(Cq::moderation_deadline).min();
         let q = match (q, m) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -864,31 +565,20 @@ impl Device {
         core::mem::take(&mut self.tx)
     }
 
+    /// The interrupt line must be raised (taken: raised once).
+    pub fn take_irq(&mut self) -> bool {
+        core::mem::take(&mut self.ctl.irq_pending)
+    }
+
     // ---------------------------------------------------------------------------------
     // Admin queue (§6)
     // ---------------------------------------------------------------------------------
 
     fn run_admin(&mut self) {
-        let Some(mut a) = self.admq else { return };
-        if self.r(reg!(admq_status)) & 2 != 0 {
+        let Some(pi) = self.ctl.admin_pi() else {
             return;
-        }
-        let pi = self.r(reg!(admq_pi)) & 0xFFFF;
-        while a.count != pi {
-            let n = 1u32 << a.log2.min(15);
-            if (pi.wrapping_sub(a.count) & 0xFFFF) > n {
-                self.w(reg!(admq_status), 1 | 2 | (2 << 8));
-                self.set_cause(1 << 1);
-                return;
-            }
-            let addr = a
-                .base
-                .wrapping_add((ring::slot(a.count, a.log2) * CMD_SIZE) as u64);
-            let Some(raw) = dma::read_array::<CMD_SIZE>(addr) else {
-                self.w(reg!(admq_status), 1 | 2 | (1 << 8));
-                self.set_cause(1 << 1);
-                return;
-            };
+        };
+        while let Some(raw) = self.ctl.admin_next::<CMD_SIZE>(pi) {
             let hdr = CmdHeader::decode(&raw);
             let (status, out) = match CmdEntry::decode(&raw) {
                 Ok(e) => match self.execute(&e) {
@@ -897,9 +587,7 @@ impl Device {
                 },
                 Err(e) => (e.status(), [0, 0]),
             };
-            a.count = (a.count + 1) & 0xFFFF;
-            self.admq = Some(a);
-            self.w(reg!(admq_ci), a.count);
+            self.ctl.admin_consumed();
             self.work += 1;
             if !(hdr.silent() && status == CmdStatus::Ok) {
                 self.post_eqe(Eqe::CmdComplete {
@@ -1012,39 +700,17 @@ impl Device {
                 log2_size,
                 ring_addr,
             } => {
-                let cq = self.cqs.get(&cqn).ok_or(S::BadObject)?;
+                let cq = self.cqs.get_mut(&cqn).ok_or(S::BadObject)?;
                 if !(1..=22).contains(&log2_size) {
                     return Err(S::BadParam);
                 }
-                let rec = dma::read_array::<8>(cq.dbrec).map(|b| CqDoorbellRecord::decode(&b));
-                let ci = match rec {
-                    Some(r) if r.ring == cq.generation => r.ci & ring::COUNTER24_MASK,
-                    _ => 0,
-                };
-                if ring::used24(cq.pi, ci) > (1u32 << log2_size) - 1 {
-                    return Err(S::Limit);
-                }
                 // The marker goes into the old ring's reserved slot (§5.6.3).
-                let owner = ring::owner_bit(cq.pi, cq.log2);
-                let raw = Cqe::RESIZE_MARKER.encode(owner);
-                let addr = cq
-                    .ring
-                    .wrapping_add((ring::slot(cq.pi, cq.log2) * CQE_SIZE) as u64);
-                if !(dma::write(addr, &raw[..CQE_OWNER_OFFSET])
-                    && dma::write_owner(
-                        addr.wrapping_add(CQE_OWNER_OFFSET as u64),
-                        raw[CQE_OWNER_OFFSET],
-                    ))
-                {
-                    return Err(S::DmaError);
-                }
-                if let Some(cq) = self.cqs.get_mut(&cqn) {
-                    cq.ring = ring_addr;
-                    cq.log2 = log2_size;
-                    cq.pi = 0;
-                    cq.generation = !cq.generation;
-                    cq.last_sol = None;
-                }
+                let marker = |owner| Cqe::RESIZE_MARKER.encode(owner);
+                cq.resize(log2_size, ring_addr, marker, CQE_OWNER_OFFSET)
+                    .map_err(|e| match e {
+                        CqResizeError::Limit => S::Limit,
+                        CqResizeError::DmaError => S::DmaError,
+                    })?;
                 Ok([0, 0])
             }
             Command::ModifyCq {
@@ -1391,7 +1057,13 @@ impl Device {
         } else {
             m
         };
-        if len > 0 && !mr.runs(addr, len, &mut out) {
+        let map = PageMap {
+            pages: &mr.pages,
+            iova: mr.iova,
+            fbo: mr.fbo,
+            log2_page: mr.log2_page,
+        };
+        if len > 0 && !map.runs(addr, len, &mut out) {
             return Err(syndrome::BOUNDS);
         }
         Ok(out)
@@ -1480,48 +1152,5 @@ impl Device {
     }
 }
 
-/// Writes bytes to bus runs in order.
-pub(crate) fn write_runs(runs: &[(u64, usize)], data: &[u8]) -> bool {
-    let mut pos = 0usize;
-    for &(bus, n) in runs {
-        let Some(src) = data.get(pos..pos + n) else {
-            return false;
-        };
-        if !dma::write(bus, src) {
-            return false;
-        }
-        pos += n;
-    }
-    true
-}
-
-/// Reads bytes from bus runs.
-pub(crate) fn read_runs(runs: &[(u64, usize)], out: &mut Vec<u8>) -> bool {
-    for &(bus, n) in runs {
-        let start = out.len();
-        out.resize(start + n, 0);
-        let Some(dst) = out.get_mut(start..) else {
-            return false;
-        };
-        if !dma::read(bus, dst) {
-            return false;
-        }
-    }
-    true
-}
-
-fn read_u64s(addr: u64, n: usize) -> Option<Vec<u64>> {
-    let mut raw = std::vec![0u8; n.checked_mul(8)?];
-    if !dma::read(addr, &mut raw) {
-        return None;
-    }
-    Some(
-        raw.chunks_exact(8)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(c);
-                u64::from_le_bytes(b)
-            })
-            .collect(),
-    )
-}
+/// Scatter / gather over bus runs and page lists: the shared device DMA helpers.
+pub(crate) use fabric::dma::{read_runs, read_u64s, write_runs};

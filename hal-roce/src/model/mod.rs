@@ -42,6 +42,8 @@ pub mod wire;
 #[cfg(test)]
 mod eth_tests;
 #[cfg(test)]
+mod flush_tests;
+#[cfg(test)]
 mod tests;
 
 pub use device::Stats;

@@ -23,7 +23,7 @@ use super::{MockPlatform, Script};
 const EVENT_QUEUE_RESERVE: usize = 512;
 
 /// An interrupt handler given to `attach_interrupt`.
-pub(crate) type Handler = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type Handler = crate::karc::KFn;
 
 /// Which object an event names, so destroying the object can take back its queued events
 /// ("no event names an object after its destroy completed").

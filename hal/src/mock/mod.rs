@@ -784,7 +784,7 @@ impl NicHal for MockNic {
         self.addrs.contains(addr)
     }
 
-    fn attach_interrupt(&self, handler: Arc<dyn Fn() + Send + Sync>) {
+    fn attach_interrupt(&self, handler: crate::karc::KFn) {
         let old = self.with(|w, n| {
             let s = w.nics.get_mut(n)?;
             record(&mut s.script, MockCall::AttachInterrupt);

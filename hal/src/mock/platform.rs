@@ -159,7 +159,7 @@ impl Platform for MockPlatform {
 
     fn defer(&self, work: &DeferredWork) {
         let mut q = self.deferred.lock();
-        if !q.iter().any(|w| Arc::ptr_eq(w, work)) {
+        if !q.iter().any(|w| DeferredWork::ptr_eq(w, work)) {
             q.push(work.clone());
         }
     }

@@ -26,12 +26,15 @@ impl Dev {
         let nic = MockNic::new(fabric, default_caps(), &[ip]);
         let events = Arc::new(Mutex::new(Vec::new()));
         let (weak, sink): (Weak<MockNic>, _) = (Arc::downgrade(&nic), events.clone());
-        nic.attach_interrupt(Arc::new(move || {
-            let Some(nic) = weak.upgrade() else { return };
-            while let Some(e) = nic.next_event() {
-                sink.lock().unwrap().push(e);
-            }
-        }));
+        nic.attach_interrupt(
+            crate::karc::KFn::try_new(move || {
+                let Some(nic) = weak.upgrade() else { return };
+                while let Some(e) = nic.next_event() {
+                    sink.lock().unwrap().push(e);
+                }
+            })
+            .expect("alloc"),
+        );
         Dev { nic, events }
     }
 
@@ -1064,19 +1067,22 @@ fn handler_may_call_back_into_the_nic() {
     let poller = Arc::new(Mutex::new(Some(cq.poller)));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (weak, p2, s2) = (Arc::downgrade(&nic), poller.clone(), seen.clone());
-    nic.attach_interrupt(Arc::new(move || {
-        let Some(nic) = weak.upgrade() else { return };
-        while let Some(e) = nic.next_event() {
-            if let HalEvent::CqNotify { .. } = e {
-                let mut out = [Completion::EMPTY; 4];
-                let mut guard = p2.lock().unwrap();
-                let p = guard.as_mut().unwrap();
-                let n = nic.poll_cq(p, &mut out);
-                s2.lock().unwrap().extend_from_slice(&out[..n]);
-                nic.arm_cq(p, false); // re-arm from inside the handler
+    nic.attach_interrupt(
+        crate::karc::KFn::try_new(move || {
+            let Some(nic) = weak.upgrade() else { return };
+            while let Some(e) = nic.next_event() {
+                if let HalEvent::CqNotify { .. } = e {
+                    let mut out = [Completion::EMPTY; 4];
+                    let mut guard = p2.lock().unwrap();
+                    let p = guard.as_mut().unwrap();
+                    let n = nic.poll_cq(p, &mut out);
+                    s2.lock().unwrap().extend_from_slice(&out[..n]);
+                    nic.arm_cq(p, false); // re-arm from inside the handler
+                }
             }
-        }
-    }));
+        })
+        .expect("alloc"),
+    );
     nic.arm_cq(poller.lock().unwrap().as_mut().unwrap(), false);
     nic.inject_completion(
         2,

@@ -17,6 +17,8 @@
 //!   `NDK_FN_*_CALLBACK`, all `Option<fn>`), provider function typedefs
 //!   (`NDK_FN_*`, non-`Option`) and the ten `NDK_*_DISPATCH` tables.
 //! * [`ndis`]: NDIS registration / attributes / OID / statistics structures.
+//! * [`miniport`]: the NDIS 6.30 miniport ABI (characteristics, init parameters,
+//!   resources, attributes, OID requests, PnP, interrupts, NBL/NB, OID_GEN_* values).
 //!
 //! The `layout` module (64-bit only) holds compile-time assertions of every size
 //! and offset against the values of the reference; a wrong layout fails the
@@ -33,15 +35,19 @@
 
 pub mod dispatch;
 pub mod flags;
+pub mod miniport;
 pub mod ndis;
 pub mod status;
 pub mod types;
 
 #[cfg(target_pointer_width = "64")]
 mod layout;
+#[cfg(target_pointer_width = "64")]
+mod miniport_layout;
 
 pub use dispatch::*;
 pub use flags::*;
+pub use miniport::*;
 pub use ndis::*;
 pub use status::*;
 pub use types::*;

@@ -88,3 +88,20 @@ impl fmt::Display for WireError {
 }
 
 impl std::error::Error for WireError {}
+
+/// The shared Ethernet / IP codecs report the variants of the same names.
+impl From<fabric::wire::HeaderError> for WireError {
+    fn from(e: fabric::wire::HeaderError) -> WireError {
+        use fabric::wire::HeaderError as H;
+        match e {
+            H::Truncated(what) => WireError::Truncated(what),
+            H::BadIpVersion(v) => WireError::BadIpVersion(v),
+            H::UnsupportedIpOptions => WireError::UnsupportedIpOptions,
+            H::Fragmented => WireError::Fragmented,
+            H::BadIpChecksum { computed, found } => WireError::BadIpChecksum { computed, found },
+            H::BadLength(what) => WireError::BadLength(what),
+            // HeaderError is non-exhaustive; a future variant is still a malformed header.
+            _ => WireError::InvalidField("IP header"),
+        }
+    }
+}

@@ -5,8 +5,8 @@
 //!
 //! | layer | module | reference |
 //! | --- | --- | --- |
-//! | Ethernet II, 802.1Q | [`eth`] | IEEE 802.3, 802.1Q |
-//! | IPv4, IPv6 | [`ip`] | RFC 791, RFC 8200 |
+//! | Ethernet II, 802.1Q | [`eth`] (the `fabric` crate's) | IEEE 802.3, 802.1Q |
+//! | IPv4, IPv6 | [`ip`] (the `fabric` crate's) | RFC 791, RFC 8200 |
 //! | UDP (port 4791) | [`udp`] | RFC 768, IBA Annex A17 (RoCEv2) |
 //! | BTH and opcodes | [`bth`] | IBA vol 1 §9.2, §9.3 |
 //! | RETH, AETH, DETH, IETH, ImmDt, atomics | [`ext`] | IBA vol 1 §9.3 |
@@ -19,15 +19,17 @@
 //! Everything here parses untrusted bytes: parsers never index out of bounds, they return
 //! [`WireError`] instead.
 
-mod bytes;
 mod error;
+
+// The generic Ethernet / IP codecs and field accessors are shared with the other device
+// models through the fabric crate.
+use fabric::wire::bytes;
+pub use fabric::wire::{eth, ip};
 
 pub mod bth;
 pub mod cm;
-pub mod eth;
 pub mod ext;
 pub mod icrc;
-pub mod ip;
 pub mod mad;
 pub mod packet;
 pub mod seg;

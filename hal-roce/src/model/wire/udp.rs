@@ -5,7 +5,7 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::bytes::{arr, be16};
-use super::ip::{fold, sum_words, IPPROTO_UDP};
+use super::ip::{fold, pseudo_header_sum, sum_words, IPPROTO_UDP};
 use super::WireError;
 
 /// The IANA-assigned RoCEv2 destination port.
@@ -56,18 +56,11 @@ impl UdpHeader {
 }
 
 fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, len: u32) -> u32 {
-    let mut sum = sum_words(0, &src.octets());
-    sum = sum_words(sum, &dst.octets());
-    sum = sum_words(sum, &[0, IPPROTO_UDP]);
-    // A 32-bit length sums like the 16-bit field: its upper word is zero.
-    sum_words(sum, &len.to_be_bytes())
+    pseudo_header_sum(src.into(), dst.into(), IPPROTO_UDP, len)
 }
 
 fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, len: u32) -> u32 {
-    let mut sum = sum_words(0, &src.octets());
-    sum = sum_words(sum, &dst.octets());
-    sum = sum_words(sum, &len.to_be_bytes());
-    sum_words(sum, &[0, 0, 0, IPPROTO_UDP])
+    pseudo_header_sum(src.into(), dst.into(), IPPROTO_UDP, len)
 }
 
 /// Finishes a checksum: complement, and 0 is sent as 0xFFFF (RFC 768).

@@ -4,7 +4,7 @@ use core::fmt;
 use std::vec::Vec;
 
 use super::bytes::{arr, be16};
-use super::WireError;
+use super::HeaderError;
 
 /// Ethernet type of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -22,6 +22,12 @@ pub const MIN_FRAME_LEN: usize = 60;
 /// A 48-bit MAC address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
+
+impl From<crate::Mac> for MacAddr {
+    fn from(mac: crate::Mac) -> MacAddr {
+        MacAddr(mac)
+    }
+}
 
 impl MacAddr {
     /// ff:ff:ff:ff:ff:ff.
@@ -43,7 +49,7 @@ impl fmt::Display for MacAddr {
 /// An IEEE 802.1Q tag control information field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VlanTag {
-    /// Priority code point (3 bits); RoCE maps traffic classes onto it for PFC.
+    /// Priority code point (3 bits); RDMA NICs map traffic classes onto it for PFC.
     pub pcp: u8,
     /// Drop eligible indicator.
     pub dei: bool,
@@ -99,8 +105,8 @@ impl EthHeader {
     }
 
     /// Parses the header (decoding one 802.1Q tag); returns it and the rest of the frame.
-    pub fn parse(frame: &[u8]) -> Result<(EthHeader, &[u8]), WireError> {
-        const T: WireError = WireError::Truncated("Ethernet header");
+    pub fn parse(frame: &[u8]) -> Result<(EthHeader, &[u8]), HeaderError> {
+        const T: HeaderError = HeaderError::Truncated("Ethernet header");
         let dst = MacAddr(arr(frame, 0).ok_or(T)?);
         let src = MacAddr(arr(frame, 6).ok_or(T)?);
         let mut ethertype = be16(frame, 12).ok_or(T)?;
@@ -125,6 +131,7 @@ impl EthHeader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::string::ToString;

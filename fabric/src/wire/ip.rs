@@ -1,14 +1,18 @@
-//! IPv4 (RFC 791) and IPv6 (RFC 8200) headers as RoCEv2 uses them: no IPv4 options, no
-//! fragments, no IPv6 extension headers (Annex A17 §A17.4).
+//! IPv4 (RFC 791) and IPv6 (RFC 8200) headers as the emulated RDMA NICs send them (RoCEv2
+//! over UDP, iWARP over TCP): no IPv4 options, no fragments, no IPv6 extension headers.
+//! Also the Internet checksum (RFC 1071) and the transport pseudo-header sum that UDP and TCP
+//! checksums start from.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
 
 use super::bytes::{arr, u8_at};
-use super::WireError;
+use super::HeaderError;
 
 /// IP protocol number / IPv6 next header of UDP.
 pub const IPPROTO_UDP: u8 = 17;
+/// IP protocol number / IPv6 next header of TCP.
+pub const IPPROTO_TCP: u8 = 6;
 /// Length of an IPv4 header without options.
 pub const IPV4_HEADER_LEN: usize = 20;
 /// Length of the IPv6 fixed header.
@@ -30,7 +34,7 @@ pub mod ecn {
 }
 
 /// Folds a 32-bit one's-complement accumulator into 16 bits.
-pub(crate) fn fold(mut sum: u32) -> u16 {
+pub fn fold(mut sum: u32) -> u16 {
     while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);
     }
@@ -40,7 +44,7 @@ pub(crate) fn fold(mut sum: u32) -> u16 {
 
 /// Adds `data` as big-endian 16-bit words (an odd last byte is padded with zero) to a
 /// one's-complement accumulator (RFC 1071).
-pub(crate) fn sum_words(mut sum: u32, data: &[u8]) -> u32 {
+pub fn sum_words(mut sum: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
         if let [a, b] = c {
@@ -59,6 +63,46 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     !fold(sum_words(0, data))
 }
 
+/// The one's-complement sum of the transport pseudo-header (RFC 768, RFC 793 §3.1 for IPv4,
+/// RFC 8200 §8.1 for IPv6) of a `len`-byte UDP or TCP segment. Both layouts sum to the same
+/// value (the one's-complement sum is order-independent and the upper bytes of the IPv6
+/// 32-bit length and next-header word are zero), so one function serves both; mixed address
+/// families (a programming error) sum both addresses as given.
+pub fn pseudo_header_sum(src: IpAddr, dst: IpAddr, protocol: u8, len: u32) -> u32 {
+    let mut sum = match src {
+        IpAddr::V4(a) => sum_words(0, &a.octets()),
+        IpAddr::V6(a) => sum_words(0, &a.octets()),
+    };
+    sum = match dst {
+        IpAddr::V4(a) => sum_words(sum, &a.octets()),
+        IpAddr::V6(a) => sum_words(sum, &a.octets()),
+    };
+    sum = sum_words(sum, &[0, protocol]);
+    sum_words(sum, &len.to_be_bytes())
+}
+
+/// The transport checksum (UDP or TCP) of `segment` between `src` and `dst`, with the two
+/// checksum bytes at `checksum_at` taken as zero. UDP senders transmit a result of 0 as
+/// 0xFFFF (RFC 768); TCP sends it as is.
+pub fn transport_checksum(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    segment: &[u8],
+    checksum_at: usize,
+) -> u16 {
+    let len = u32::try_from(segment.len()).unwrap_or(u32::MAX);
+    let sum = pseudo_header_sum(src, dst, protocol, len);
+    let head = segment.get(..checksum_at).unwrap_or(segment);
+    let tail = checksum_at
+        .checked_add(2)
+        .and_then(|t| segment.get(t..))
+        .unwrap_or(&[]);
+    // The head has even length at every real checksum offset (6 for UDP, 16 for TCP), so
+    // summing the two parts separately keeps the 16-bit word alignment.
+    !fold(sum_words(sum_words(sum, head), tail))
+}
+
 /// An IPv4 header (20 bytes, no options).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ipv4Header {
@@ -70,11 +114,11 @@ pub struct Ipv4Header {
     pub total_len: u16,
     /// Identification.
     pub identification: u16,
-    /// Don't Fragment; RoCEv2 senders set it.
+    /// Don't Fragment; the model's senders set it.
     pub dont_fragment: bool,
     /// Time to live.
     pub ttl: u8,
-    /// Protocol of the payload ([`IPPROTO_UDP`]).
+    /// Protocol of the payload ([`IPPROTO_UDP`], [`IPPROTO_TCP`]).
     pub protocol: u8,
     /// Source address.
     pub src: Ipv4Addr,
@@ -103,32 +147,32 @@ impl Ipv4Header {
     /// Parses and verifies the header (version, IHL 5, checksum, no fragmentation, total
     /// length within `buf`); returns it and the IP payload, cut at the total length (so
     /// Ethernet padding after the datagram is dropped).
-    pub fn parse(buf: &[u8]) -> Result<(Ipv4Header, &[u8]), WireError> {
-        let h: [u8; IPV4_HEADER_LEN] = arr(buf, 0).ok_or(WireError::Truncated("IPv4 header"))?;
+    pub fn parse(buf: &[u8]) -> Result<(Ipv4Header, &[u8]), HeaderError> {
+        let h: [u8; IPV4_HEADER_LEN] = arr(buf, 0).ok_or(HeaderError::Truncated("IPv4 header"))?;
         if h[0] >> 4 != 4 {
-            return Err(WireError::BadIpVersion(h[0] >> 4));
+            return Err(HeaderError::BadIpVersion(h[0] >> 4));
         }
         if h[0] & 0x0F != 5 {
-            return Err(WireError::UnsupportedIpOptions);
+            return Err(HeaderError::UnsupportedIpOptions);
         }
         let found = u16::from_be_bytes([h[10], h[11]]);
         if internet_checksum(&h) != 0 {
             let mut zeroed = h;
             zeroed[10] = 0;
             zeroed[11] = 0;
-            return Err(WireError::BadIpChecksum {
+            return Err(HeaderError::BadIpChecksum {
                 computed: internet_checksum(&zeroed),
                 found,
             });
         }
         let flags_frag = u16::from_be_bytes([h[6], h[7]]);
         if flags_frag & 0x3FFF != 0 {
-            return Err(WireError::Fragmented);
+            return Err(HeaderError::Fragmented);
         }
         let total_len = u16::from_be_bytes([h[2], h[3]]);
         let payload = buf
             .get(IPV4_HEADER_LEN..usize::from(total_len))
-            .ok_or(WireError::BadLength("IPv4 total length"))?;
+            .ok_or(HeaderError::BadLength("IPv4 total length"))?;
         Ok((
             Ipv4Header {
                 dscp: h[1] >> 2,
@@ -155,7 +199,7 @@ pub struct Ipv6Header {
     pub flow_label: u32,
     /// Payload length (everything after the fixed header).
     pub payload_len: u16,
-    /// Next header ([`IPPROTO_UDP`]).
+    /// Next header ([`IPPROTO_UDP`], [`IPPROTO_TCP`]).
     pub next_header: u8,
     /// Hop limit.
     pub hop_limit: u8,
@@ -181,18 +225,18 @@ impl Ipv6Header {
     }
 
     /// Parses the header; returns it and the payload, cut at the payload length.
-    pub fn parse(buf: &[u8]) -> Result<(Ipv6Header, &[u8]), WireError> {
-        let h: [u8; IPV6_HEADER_LEN] = arr(buf, 0).ok_or(WireError::Truncated("IPv6 header"))?;
+    pub fn parse(buf: &[u8]) -> Result<(Ipv6Header, &[u8]), HeaderError> {
+        let h: [u8; IPV6_HEADER_LEN] = arr(buf, 0).ok_or(HeaderError::Truncated("IPv6 header"))?;
         let word = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
         if word >> 28 != 6 {
-            return Err(WireError::BadIpVersion(h[0] >> 4));
+            return Err(HeaderError::BadIpVersion(h[0] >> 4));
         }
         let payload_len = u16::from_be_bytes([h[4], h[5]]);
         let payload = buf
             .get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + usize::from(payload_len))
-            .ok_or(WireError::BadLength("IPv6 payload length"))?;
-        let src: [u8; 16] = arr(&h, 8).ok_or(WireError::Truncated("IPv6 header"))?;
-        let dst: [u8; 16] = arr(&h, 24).ok_or(WireError::Truncated("IPv6 header"))?;
+            .ok_or(HeaderError::BadLength("IPv6 payload length"))?;
+        let src: [u8; 16] = arr(&h, 8).ok_or(HeaderError::Truncated("IPv6 header"))?;
+        let dst: [u8; 16] = arr(&h, 24).ok_or(HeaderError::Truncated("IPv6 header"))?;
         Ok((
             Ipv6Header {
                 // Lossless: 8 bits of the word.
@@ -284,18 +328,40 @@ impl IpHeader {
     }
 
     /// Parses whichever header `buf` starts with (by its version nibble).
-    pub fn parse(buf: &[u8]) -> Result<(IpHeader, &[u8]), WireError> {
-        match u8_at(buf, 0).ok_or(WireError::Truncated("IP header"))? >> 4 {
+    pub fn parse(buf: &[u8]) -> Result<(IpHeader, &[u8]), HeaderError> {
+        match u8_at(buf, 0).ok_or(HeaderError::Truncated("IP header"))? >> 4 {
             4 => Ipv4Header::parse(buf).map(|(h, p)| (IpHeader::V4(h), p)),
             6 => Ipv6Header::parse(buf).map(|(h, p)| (IpHeader::V6(h), p)),
-            v => Err(WireError::BadIpVersion(v)),
+            v => Err(HeaderError::BadIpVersion(v)),
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_checksum_of_a_known_tcp_segment() {
+        // A SYN from 10.0.0.1:1234 to 10.0.0.2:80, seq 1, no options, window 8192 (the
+        // 0xAABB in the checksum field is ignored). By hand: the pseudo-header words
+        // (0a00 0001 0a00 0002 0006 0014) and the header words sum to 0x8942, complement
+        // 0x76bd.
+        let seg = [
+            0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0x00, 0xAA, 0xBB, 0,
+            0,
+        ];
+        let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let dst = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let c = transport_checksum(src, dst, IPPROTO_TCP, &seg, 16);
+        let mut with = seg;
+        with[16..18].copy_from_slice(&c.to_be_bytes());
+        // Summing the whole segment with its checksum in place gives 0 (RFC 1071).
+        let total = pseudo_header_sum(src, dst, IPPROTO_TCP, 20);
+        assert_eq!(!fold(sum_words(total, &with)), 0);
+        assert_eq!(c, 0x76bd);
+    }
 
     fn v4() -> Ipv4Header {
         Ipv4Header {
@@ -323,7 +389,7 @@ mod tests {
         buf[8] ^= 1;
         assert!(matches!(
             Ipv4Header::parse(&buf),
-            Err(WireError::BadIpChecksum { .. })
+            Err(HeaderError::BadIpChecksum { .. })
         ));
     }
 
@@ -355,12 +421,12 @@ mod tests {
         b[10..12].copy_from_slice(&c.to_be_bytes());
         let mut buf = Vec::from(b);
         buf.extend_from_slice(&[0; 8]);
-        assert_eq!(Ipv4Header::parse(&buf), Err(WireError::Fragmented));
+        assert_eq!(Ipv4Header::parse(&buf), Err(HeaderError::Fragmented));
         assert!(Ipv4Header::parse(&buf[..19]).is_err());
         let short = v4().to_bytes();
         assert_eq!(
             Ipv4Header::parse(&short),
-            Err(WireError::BadLength("IPv4 total length"))
+            Err(HeaderError::BadLength("IPv4 total length"))
         );
     }
 
