@@ -42,6 +42,11 @@ const TSHARK_OPTS: [&str; 6] = [
     "smb_direct",
 ];
 
+/// A TCP flag field as tshark prints it ("1" / "True" when set).
+fn flag(field: &str) -> bool {
+    matches!(field, "1" | "True")
+}
+
 /// RDMAP opcodes (RFC 5040).
 const WRITE: u64 = 0;
 const READ_REQUEST: u64 = 1;
@@ -73,9 +78,12 @@ fn a_capture_of_connect_send_write_read_and_disconnect_dissects_as_mpa_ddp_and_r
             "iwarp_rdma.opcode",
             "iwarp_ddp.tagged_flag",
             "iwarp_ddp.qn",
+            "tcp.flags.fin",
+            "tcp.flags.reset",
         ],
     );
     assert!(!frames.is_empty(), "frames captured");
+
     let (a, b) = ("10.0.0.1", "10.0.0.2");
     let (mut requests, mut replies) = (Vec::new(), Vec::new());
     // (source, opcode, tagged, queue number) of every DDP segment.
@@ -114,6 +122,17 @@ fn a_capture_of_connect_send_write_read_and_disconnect_dissects_as_mpa_ddp_and_r
         }
     }
     println!("{} frames, DDP segments {segments:?}", frames.len());
+    // The graceful disconnect closes TCP with a FIN from each side and never resets it.
+    let fins: Vec<&str> = frames
+        .iter()
+        .filter(|f| flag(&f[10]))
+        .map(|f| &*f[1])
+        .collect();
+    assert!(
+        fins.contains(&a) && fins.contains(&b),
+        "a FIN from both sides: {fins:?}"
+    );
+    assert!(!frames.iter().any(|f| flag(&f[11])), "no RST");
     assert_eq!(requests, [a], "one MPA request frame, from the active side");
     assert_eq!(replies, [b], "one MPA reply frame, from the passive side");
     // Send: untagged on queue 0; Write: tagged; Read Request: untagged on queue 1; Read
@@ -148,5 +167,46 @@ fn a_capture_of_connect_send_write_read_and_disconnect_dissects_as_mpa_ddp_and_r
     assert!(!text.contains("Bad CRC32"), "a bad CRC: {text}");
     assert_eq!(good, segments.len(), "one good CRC per FPDU");
     wire::assert_nothing_malformed(&file, &TSHARK_OPTS);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_capture_of_an_abortive_close_shows_a_tcp_reset_from_the_closing_side() {
+    if wire::tshark().is_none() {
+        println!("tshark not found: skipped");
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("ndk-iwarp-abort-{}.pcap", std::process::id()));
+    wire::capture_abortive_close::<Rnicw1>(&file);
+    let frames = wire::tshark_fields(
+        &file,
+        &TSHARK_OPTS,
+        &["ip.src", "tcp.flags.fin", "tcp.flags.reset"],
+    );
+    let resets: Vec<&str> = frames
+        .iter()
+        .filter(|f| flag(&f[2]))
+        .map(|f| &*f[0])
+        .collect();
+    println!("{} frames, RST from {resets:?}", frames.len());
+    assert!(
+        resets.contains(&"10.0.0.1"),
+        "the closed connector's side resets the connection: {resets:?}"
+    );
+    assert!(
+        !frames.iter().any(|f| f[0] == "10.0.0.1" && flag(&f[1])),
+        "no FIN from the side that closed without NdkDisconnect"
+    );
+    // tshark's expert info rates every RST a warning: apart from the reset, nothing suspect.
+    let mut opts = TSHARK_OPTS.to_vec();
+    opts.extend([
+        "-Y",
+        "_ws.malformed || (_ws.expert.severity >= \"warning\" && !tcp.flags.reset)",
+    ]);
+    let suspect = wire::tshark_fields(&file, &opts, &["frame.number"]);
+    assert!(
+        suspect.is_empty(),
+        "malformed or suspect frames: {suspect:?}"
+    );
     let _ = std::fs::remove_file(&file);
 }

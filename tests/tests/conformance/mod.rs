@@ -16,6 +16,7 @@
 //! See `docs/conformance.md`.
 
 pub mod access;
+pub mod connection;
 pub mod cq;
 pub mod data_path;
 pub mod impairments;
@@ -38,6 +39,11 @@ macro_rules! suite {
             data_path {
                 send_write_and_read_move_bytes_between_two_adapters,
                 an_ipv6_connection_carries_a_send_and_reports_ipv6_addresses,
+            }
+            connection {
+                a_rejected_connect_is_refused_and_carries_the_rejecters_private_data,
+                a_graceful_disconnect_is_heard_once_by_the_peer_and_flushes_receives_on_both_sides,
+                closing_a_connected_connector_without_disconnect_is_heard_once_by_the_peer,
             }
             memory {
                 build_lam_with_a_small_buffer_is_buffer_too_small_with_the_required_size,
