@@ -13,6 +13,7 @@ use hal::{
 };
 
 use super::rdma::{connect_sides, connected, ip, Side};
+use super::tshark;
 use crate::network::{BareNic, DeviceModel, Network, NicModel};
 use crate::Impairments;
 
@@ -786,15 +787,9 @@ fn icmp_echo(
 }
 
 pub fn pcap_of_raw_frames_decodes_in_tshark<M: RawEthModel>() {
-    let tshark = std::path::Path::new("/usr/bin/tshark");
-    if !tshark.exists() {
+    let Some(path) = tshark::capture_path(&std::format!("{}-raw", M::NAME.to_lowercase())) else {
         return;
-    }
-    let path = std::env::temp_dir().join(std::format!(
-        "{}-raw-{}.pcap",
-        M::NAME.to_lowercase(),
-        std::process::id()
-    ));
+    };
     let net = Network::<M>::new(Impairments::PERFECT, Some(path.clone()));
     let mut a = Eth::new(net.add_nic(ip(1)), 16, 1);
     let mut b = Eth::new(net.add_nic(ip(2)), 16, 2);
@@ -829,32 +824,18 @@ pub fn pcap_of_raw_frames_decodes_in_tshark<M: RawEthModel>() {
     assert_eq!(len, 60);
     assert_eq!(&b.rx_bytes(token as usize, len)[..42], &arp[..]);
     net.fabric().stop_capture().unwrap();
-    let out = std::process::Command::new(tshark)
-        .args(["-o", "ip.check_checksum:TRUE", "-r"])
-        .arg(&path)
-        .args([
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-            "-e",
+    let text = tshark::fields(
+        &path,
+        &["-o", "ip.check_checksum:TRUE"],
+        &[
             "frame.protocols",
-            "-e",
             "arp.opcode",
-            "-e",
             "icmp.type",
-            "-e",
             "icmp.checksum.status",
-            "-e",
             "ip.checksum.status",
-            "-e",
             "_ws.malformed",
-        ])
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "{out:?}");
-    let text = std::string::String::from_utf8_lossy(&out.stdout);
+        ],
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
     let f: Vec<&str> = lines[0].split(';').collect();

@@ -9,7 +9,8 @@ use std::vec::Vec;
 use hal::mock::HostBuffer;
 use hal::{
     Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, ConnId, CqParts, HalError, HalEvent,
-    MrKind, NicHal, QpParams, QpParts, RecvWr, Registration, SendWr, Sge, WcOpcode, WcStatus,
+    MrKind, NicHal, Payload, QpParams, QpParts, RecvWr, Registration, SendOp, SendWr, Sge,
+    WcOpcode, WcStatus, WrFlags,
 };
 
 use crate::network::{Network, NicModel};
@@ -160,42 +161,55 @@ where
             )
             .unwrap();
         wait(net, &mut s, cmd, t).unwrap();
-        let mr = s.nic.alloc_mr(&pd, MrKind::Registered).unwrap();
-        s.token += 1;
-        let t = s.token;
-        let pages = s.buf.pages();
-        let cmd = s
+        s.pd = Some(pd);
+        s.cq = Some(cq);
+        s.qp = Some(qp);
+        s.srq = srq;
+        let (mr, lkey, rkey) = s.register_buffer(
+            net,
+            Access::LOCAL_WRITE | Access::REMOTE_READ | Access::REMOTE_WRITE | Access::MW_BIND,
+        );
+        s.lkey = lkey;
+        s.rkey = rkey;
+        s.mr = Some(mr);
+        s
+    }
+
+    /// Registers the whole buffer as a new MR with `access`: the MR, its lkey and its rkey.
+    pub fn register_buffer(
+        &mut self,
+        net: &Network<M>,
+        access: Access,
+    ) -> (<M::Nic as NicHal>::Mr, u32, u32) {
+        let mr = self
+            .nic
+            .alloc_mr(self.pd.as_ref().unwrap(), MrKind::Registered)
+            .unwrap();
+        self.token += 1;
+        let t = self.token;
+        let pages = self.buf.pages();
+        let cmd = self
             .nic
             .register_mr(
                 &mr,
                 &Registration {
                     pages: &pages,
                     first_byte_offset: 0,
-                    iova: s.buf.addr(),
+                    iova: self.buf.addr(),
                     length: BUF as u64,
-                    access: Access::LOCAL_WRITE
-                        | Access::REMOTE_READ
-                        | Access::REMOTE_WRITE
-                        | Access::MW_BIND,
+                    access,
                 },
                 CmdToken(t),
             )
             .unwrap();
-        let keys = match cmd {
+        let (lkey, rkey) = match cmd {
             Cmd::Done(k) => k,
-            Cmd::Pending => match wait(net, &mut s, Cmd::<()>::Pending, t).unwrap() {
+            Cmd::Pending => match wait(net, self, Cmd::<()>::Pending, t).unwrap() {
                 CmdValue::Keys(l, r) => (l, r),
                 CmdValue::Unit => panic!("no keys"),
             },
         };
-        s.lkey = keys.0;
-        s.rkey = keys.1;
-        s.pd = Some(pd);
-        s.cq = Some(cq);
-        s.qp = Some(qp);
-        s.srq = srq;
-        s.mr = Some(mr);
-        s
+        (mr, lkey, rkey)
     }
 
     pub fn post_recv(&mut self, wr_id: u64, off: usize, len: u32) {
@@ -222,6 +236,12 @@ where
             length: len,
             lkey: self.lkey,
         }
+    }
+
+    /// Every CM event the NIC has raised so far, oldest first.
+    pub fn cm_events(&mut self) -> Vec<CmEvent> {
+        self.ev.pump(&self.nic);
+        core::iter::from_fn(|| self.ev.take_cm()).collect()
     }
 
     pub fn poll(&mut self) -> Vec<Completion> {
@@ -320,4 +340,72 @@ where
     let est = b.ev.take_cm().expect("established");
     assert!(matches!(est, CmEvent::Established { .. }), "{est:?}");
     (a, b, ca, cb)
+}
+
+/// A signalled SEND of `payload`, invalidating `inv` at the responder when given.
+pub fn send_wr<'a>(wr_id: u64, payload: Payload<'a>, inv: Option<u32>) -> SendWr<'a> {
+    SendWr {
+        wr_id,
+        op: SendOp::Send {
+            payload,
+            invalidate_rkey: inv,
+        },
+        flags: WrFlags::SIGNALED,
+    }
+}
+
+/// A signalled RDMA WRITE of `sge` to `raddr` under `rkey`.
+pub fn write_wr<'a>(wr_id: u64, sge: &'a [Sge], raddr: u64, rkey: u32) -> SendWr<'a> {
+    SendWr {
+        wr_id,
+        op: SendOp::Write {
+            payload: Payload::Sgl(sge),
+            remote_addr: raddr,
+            rkey,
+        },
+        flags: WrFlags::SIGNALED,
+    }
+}
+
+/// A signalled RDMA READ from `raddr` under `rkey` into `sgl`.
+pub fn read_wr<'a>(wr_id: u64, sgl: &'a [Sge], raddr: u64, rkey: u32) -> SendWr<'a> {
+    SendWr {
+        wr_id,
+        op: SendOp::Read {
+            sgl,
+            remote_addr: raddr,
+            rkey,
+        },
+        flags: WrFlags::SIGNALED,
+    }
+}
+
+/// Sides at 10.0.0.1 and 10.0.0.2, `b` listening on `port` and `a` asking to connect with
+/// `private_data` (context `ctx`); the request has reached `b`'s agent.
+pub fn request<M: NicModel>(
+    net: &Network<M>,
+    port: u16,
+    private_data: &[u8],
+    ctx: u64,
+) -> (Side<M>, Side<M>, <M::Nic as NicHal>::Listen)
+where
+    M::Nic: NicHal,
+{
+    let a = Side::new(net, ip(1));
+    let b = Side::new(net, ip(2));
+    let server = SocketAddr::new(ip(2), port);
+    let listen = b.nic.cm_listen(server, 1).unwrap();
+    a.nic
+        .cm_connect(
+            &a.qp.as_ref().unwrap().qp,
+            SocketAddr::new(ip(1), port + 1),
+            server,
+            1,
+            1,
+            private_data,
+            ctx,
+        )
+        .unwrap();
+    net.run_until_idle();
+    (a, b, listen)
 }

@@ -15,12 +15,14 @@ use std::sync::Mutex;
 
 use hal::fake_bar::{dma_read, dma_write, FakeBar};
 use hal::mock::MockPlatform;
-use hal::queue::testkit::{self, FakeDevice};
+use hal::queue::testkit::{
+    self, send, CreatedCq, CreatedQp, Doorbell, FakeDevice, SeenSend, SeenWqe,
+};
 use hal::raw_eth::{RawCqe, RawSendDesc, RawStatus, RAW_CQE_SIZE};
 use hal::ring;
 use hal::{
     Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, ConnId, EthBuffer, EthCompletion,
-    EthFilter, EthernetPort, HalError, HalEvent, HalResult, MmioRegion, NicHal, Payload, QpParams,
+    EthFilter, EthernetPort, HalError, HalEvent, HalResult, MmioRegion, NicHal, QpParams,
     RdmaTransport, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
 };
 use tock_registers::interfaces::{Readable, Writeable};
@@ -319,91 +321,6 @@ fn bring_up_refuses_a_device_without_the_tcp_offload_engine() {
 }
 
 #[test]
-fn create_cq_completes_through_the_eq_with_the_providers_token() {
-    let (dev, nic) = bring_up();
-    let (_parts, cmd) = nic.create_cq(100, 0xC0, CmdToken(7)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(&dev, &nic);
-    let ev = events(&nic);
-    assert!(matches!(
-        ev[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(7),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
-    let (_, p) = create_cq_params(&dev);
-    assert_eq!(p.log2_size, 7, "§11.3: k = ceil_log2(depth + 1)");
-    assert_eq!(p.cq_context.get(), 0xC0);
-    assert_eq!(p.dbrec_addr.get(), p.ring_addr.get() + 64 * 128);
-    assert_eq!(p.eqn, 0);
-}
-
-#[test]
-fn poll_cq_follows_the_owner_bit_across_the_ring_wrap() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let (_, p) = create_cq_params(&dev);
-    assert_eq!(p.log2_size, 2);
-    let ring_addr = p.ring_addr.get();
-    let write = |n: u32| {
-        let cqe = Cqe {
-            wr_id: u64::from(n),
-            qp_context: 0xAA,
-            byte_count: n * 10,
-            invalidated_stag: 0,
-            qpn: 2,
-            srqn: 0,
-            syndrome: 0,
-            wqe_index: n as u16,
-            term: None,
-            status: CqeStatus::Success,
-            opcode: CqeOpcode::Recv,
-            flags: CqeFlags::empty(),
-        };
-        let slot = ring::slot(n, 2);
-        let raw = cqe.encode(ring::owner_bit(n, 2));
-        dma_write(ring_addr + (slot * CQE_SIZE) as u64, &raw);
-    };
-    let mut out = [Completion::EMPTY; 8];
-    assert_eq!(
-        nic.poll_cq(&mut parts.poller, &mut out),
-        0,
-        "a zeroed ring is empty"
-    );
-    for n in 0..3 {
-        write(n);
-    }
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out[..2]), 2);
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 1);
-    assert_eq!(out[0].wr_id, 2);
-    assert_eq!(out[0].opcode, WcOpcode::Receive);
-    assert_eq!(out[0].byte_len, 20);
-    // Entries 3..6 wrap: slot 0 is rewritten with owner 0 on the second pass.
-    for n in 3..6 {
-        write(n);
-    }
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 3);
-    assert_eq!(
-        out.iter().take(3).map(|c| c.wr_id).collect::<Vec<_>>(),
-        [3, 4, 5]
-    );
-    assert_eq!(
-        nic.poll_cq(&mut parts.poller, &mut out),
-        0,
-        "stale entries are not valid"
-    );
-    let mut rec = [0u8; 4];
-    dma_read(p.dbrec_addr.get(), &mut rec);
-    assert_eq!(
-        u32::from_le_bytes(rec),
-        6,
-        "§11.6 step 7: CI in the doorbell record"
-    );
-}
-
-#[test]
 fn error_cqes_report_status_syndrome_and_terminate() {
     let (dev, nic) = bring_up();
     let (mut parts, _) = nic.create_cq(7, 0, CmdToken(1)).unwrap();
@@ -432,113 +349,17 @@ fn error_cqes_report_status_syndrome_and_terminate() {
     );
 }
 
-#[test]
-fn arm_cq_writes_ci_sequence_number_and_type() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let (cqn, _) = create_cq_params(&dev);
-    nic.arm_cq(&mut parts.poller, false);
-    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 1 << 24 | 1 << 26);
-    nic.arm_cq(&mut parts.poller, true);
-    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 2 << 24 | 2 << 26);
-}
-
 struct Qp {
     parts: hal::QpParts<IwarpNic<MockPlatform>>,
     qpn: u32,
     create: CreateQpParams,
 }
 
-fn qp(dev: &Dev, nic: &IwarpNic<MockPlatform>, sq_depth: u32) -> Qp {
-    let pd = nic.create_pd().unwrap();
-    let (cq, _) = nic.create_cq(64, 0, CmdToken(1)).unwrap();
-    let params = QpParams {
-        pd: &pd,
-        send_cq: &cq.cq,
-        recv_cq: &cq.cq,
-        srq: None,
-        sq_depth,
-        rq_depth: 4,
-        max_send_sge: 2,
-        max_recv_sge: 2,
-        max_inline: 64,
-        context: 0x99,
-    };
-    let (parts, cmd) = nic.create_qp(&params, CmdToken(2)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(dev, nic);
-    let _ = events(nic);
+fn qp(dev: &Arc<Dev>, nic: &IwarpNic<MockPlatform>, sq_depth: u32) -> Qp {
+    let parts = testkit::qp(&Fake(dev.clone()), nic, sq_depth).parts;
     let (qpn, use_srq, create) = create_qp_params(dev);
     assert!(!use_srq);
     Qp { parts, qpn, create }
-}
-
-fn send(wr_id: u64, sge: &[Sge]) -> SendWr<'_> {
-    SendWr {
-        wr_id,
-        op: SendOp::Send {
-            payload: Payload::Sgl(sge),
-            invalidate_rkey: None,
-        },
-        flags: WrFlags::SIGNALED,
-    }
-}
-
-#[test]
-fn post_send_writes_the_wqe_and_ring_sq_writes_the_doorbell() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let c = q.create;
-    assert!(q.qpn >= 1, "QPN 0 is reserved");
-    assert_eq!(c.log2_sq_depth, 2);
-    assert_eq!(
-        c.log2_sq_stride, 7,
-        "128-byte stride: 2 SGEs, 64 inline, FAST_REG"
-    );
-    let sge = [Sge {
-        addr: 0x1000,
-        length: 64,
-        lkey: 0x300,
-    }];
-    nic.post_send(&mut q.parts.sq, &send(11, &sge)).unwrap();
-    let write = SendWr {
-        wr_id: 12,
-        op: SendOp::Write {
-            payload: Payload::Inline(b"hello"),
-            remote_addr: 0x2000,
-            rkey: 0x401,
-        },
-        flags: WrFlags::empty(),
-    };
-    nic.post_send(&mut q.parts.sq, &write).unwrap();
-    assert_eq!(
-        dev.doorbell(q.qpn, regs::DB_SQ_PI),
-        0,
-        "post_send does not ring"
-    );
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(q.qpn, regs::DB_SQ_PI), 2);
-
-    let buf = c.buf_addr.get();
-    let mut slot = [0u8; 128];
-    dma_read(buf, &mut slot);
-    let w = SendWqe::decode(&slot).unwrap();
-    assert_eq!((w.ctrl.wqe_index, w.ctrl.wr_id), (0, 11));
-    assert!(matches!(w.op, SendWqeOp::Send { .. }));
-    dma_read(buf + 128, &mut slot);
-    let w = SendWqe::decode(&slot).unwrap();
-    assert_eq!(w.ctrl.wqe_index, 1);
-    match w.op {
-        SendWqeOp::Write {
-            remote,
-            payload: WqePayload::Inline(d),
-        } => {
-            assert_eq!(d, b"hello");
-            assert_eq!(remote.remote_stag, 0x401);
-        }
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]
@@ -593,56 +414,6 @@ fn read_wqe_carries_exactly_one_sink_and_longer_sink_lists_are_refused() {
 }
 
 #[test]
-fn post_send_is_queue_full_until_the_device_retires_wqes() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 2);
-    let sge = [];
-    nic.post_send(&mut q.parts.sq, &send(1, &sge)).unwrap();
-    nic.post_send(&mut q.parts.sq, &send(2, &sge)).unwrap();
-    assert_eq!(
-        nic.post_send(&mut q.parts.sq, &send(3, &sge)),
-        Err(HalError::QueueFull)
-    );
-    // The device retires one WQE: SQ_CI in the QP record.
-    dma_write(q.create.record_addr.get(), &1u32.to_le_bytes());
-    nic.post_send(&mut q.parts.sq, &send(3, &sge)).unwrap();
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(q.qpn, regs::DB_SQ_PI), 3);
-}
-
-#[test]
-fn post_recv_writes_the_wqe_and_rings_at_once() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let c = q.create;
-    let sge = [Sge {
-        addr: 0x4000,
-        length: 256,
-        lkey: 0x700,
-    }];
-    let rq = q.parts.rq.as_mut().unwrap();
-    nic.post_recv(
-        rq,
-        &RecvWr {
-            wr_id: 77,
-            sgl: &sge,
-        },
-    )
-    .unwrap();
-    assert_eq!(dev.doorbell(q.qpn, regs::DB_RQ_PI), 1);
-    // §6.4.6: the RQ ring follows the SQ ring in the queue buffer.
-    let rq_off = 1u64 << (c.log2_sq_depth + c.log2_sq_stride);
-    let stride = 1usize << c.log2_rq_stride;
-    let mut slot = vec![0u8; stride];
-    dma_read(c.buf_addr.get() + rq_off, &mut slot);
-    let w = RecvWqe::decode(&slot).unwrap();
-    assert_eq!((w.wr_id, w.wqe_index), (77, 0));
-    let segs: Vec<_> = w.segments().collect();
-    assert_eq!(segs.len(), 1);
-    assert_eq!((segs[0].length, segs[0].stag), (256, 0x700));
-}
-
-#[test]
 fn flush_is_a_silent_modify_to_err_and_its_failure_is_swallowed() {
     let (dev, nic) = bring_up();
     let q = qp(&dev, &nic, 4);
@@ -661,30 +432,6 @@ fn flush_is_a_silent_modify_to_err_and_its_failure_is_swallowed() {
     );
     let attr = QpAttr::read_from_prefix(&last.mailbox).unwrap().0;
     assert_eq!(attr, QpAttr::state_only(QpState::Err));
-}
-
-#[test]
-fn destroy_qp_flushes_first_and_completes_with_the_token() {
-    let (dev, nic) = bring_up();
-    let q = qp(&dev, &nic, 4);
-    let qpn = q.qpn;
-    assert!(matches!(
-        nic.destroy_qp(q.parts, CmdToken(40)),
-        Cmd::Pending
-    ));
-    run(&dev, &nic);
-    let cmds = dev.commands();
-    let n = cmds.len();
-    assert!(matches!(cmds[n - 2].entry.command, Command::ModifyQp(_)));
-    assert!(matches!(cmds[n - 1].entry.command, Command::DestroyQp));
-    assert_eq!(cmds[n - 1].entry.object, qpn);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(40),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
 }
 
 #[test]
@@ -746,27 +493,6 @@ fn register_mr_builds_a_page_list_and_completes_with_a_new_stag() {
 }
 
 #[test]
-fn contiguous_registrations_need_no_page_list() {
-    let (dev, nic) = bring_up();
-    let pd = nic.create_pd().unwrap();
-    let mr = nic.alloc_mr(&pd, hal::MrKind::Registered).unwrap();
-    let pages = [0x10_0000, 0x10_1000];
-    let reg = Registration {
-        pages: &pages,
-        first_byte_offset: 0,
-        iova: 0,
-        length: 8192,
-        access: Access::LOCAL_WRITE,
-    };
-    let _ = nic.register_mr(&mr, &reg, CmdToken(9)).unwrap();
-    dev.step();
-    let Command::RegisterMr(r) = dev.last(Opcode::RegisterMr).entry.command else {
-        unreachable!()
-    };
-    assert_eq!((r.pbl_levels, r.pbl_addr.get()), (0, 0x10_0000));
-}
-
-#[test]
 fn memory_windows_get_their_stag_at_once_and_fast_register_mrs_are_prepared() {
     let (dev, nic) = bring_up();
     let pd = nic.create_pd().unwrap();
@@ -805,189 +531,6 @@ fn memory_windows_get_their_stag_at_once_and_fast_register_mrs_are_prepared() {
     nic.free_mr(mr);
     dev.step();
     assert_eq!(dev.last(Opcode::FreeMw).entry.object, rkey);
-}
-
-#[test]
-fn fast_register_lists_that_do_not_fit_the_slot_go_to_host_memory() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let pages: Vec<u64> = (0..100).map(|i| 0x100_0000 + i * 0x1000).collect();
-    let mut fr = |wr_id, pages: &[u64]| {
-        let wr = SendWr {
-            wr_id,
-            op: SendOp::FastRegister {
-                key: 0x1234,
-                pages,
-                first_byte_offset: 0,
-                iova: 0x5000_0000,
-                length: pages.len() as u64 * 4096,
-                access: Access::LOCAL_WRITE | Access::REMOTE_WRITE,
-            },
-            flags: WrFlags::SIGNALED,
-        };
-        nic.post_send(&mut q.parts.sq, &wr)
-    };
-    fr(1, &pages).unwrap();
-    let buf = q.create.buf_addr.get();
-    let mut slot = [0u8; 128];
-    dma_read(buf, &mut slot);
-    let addr = match SendWqe::decode(&slot).unwrap().op {
-        SendWqeOp::FastReg {
-            seg,
-            pages: FastRegPages::Host { addr, count },
-        } => {
-            assert_eq!(count, 100);
-            assert_eq!(seg.stag, 0x1234);
-            addr
-        }
-        other => panic!("{other:?}"),
-    };
-    let mut list = [0u8; 8];
-    dma_read(addr + 99 * 8, &mut list);
-    assert_eq!(u64::from_le_bytes(list), pages[99]);
-    // Small lists stay inline (6 pages fit a 128-byte slot after the 80-byte header).
-    fr(2, &pages[..6]).unwrap();
-    dma_read(buf + 128, &mut slot);
-    assert!(matches!(
-        SendWqe::decode(&slot).unwrap().op,
-        SendWqeOp::FastReg {
-            pages: FastRegPages::Inline(_),
-            ..
-        }
-    ));
-    // Bind and invalidate are plain WQEs.
-    let bind = SendWr {
-        wr_id: 3,
-        op: SendOp::Bind {
-            mw_rkey: 0x801,
-            mr_lkey: 0x1234,
-            addr: 0x5000_0000,
-            length: 4096,
-            access: Access::REMOTE_READ,
-        },
-        flags: WrFlags::empty(),
-    };
-    nic.post_send(&mut q.parts.sq, &bind).unwrap();
-    let inv = SendWr {
-        wr_id: 4,
-        op: SendOp::Invalidate { key: 0x801 },
-        flags: WrFlags::SIGNALED,
-    };
-    nic.post_send(&mut q.parts.sq, &inv).unwrap();
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(q.qpn, regs::DB_SQ_PI), 4);
-    dma_read(buf + 3 * 128, &mut slot);
-    let w = SendWqe::decode(&slot).unwrap();
-    assert_eq!(
-        (w.ctrl.opcode, w.ctrl.inv_stag),
-        (SendOpcode::LocalInv, 0x801)
-    );
-}
-
-#[test]
-fn resize_switches_rings_at_the_resize_marker() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let _ = events(&nic);
-    let (_, old) = create_cq_params(&dev);
-    let cqe = |wr_id: u64| Cqe::flushed(wr_id, 0, 2, 0, CqeOpcode::Send);
-    dma_write(old.ring_addr.get(), &cqe(1).encode(true));
-    let cmd = nic
-        .resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(5))
-        .unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    assert_eq!(
-        nic.resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(6))
-            .err(),
-        Some(HalError::InvalidState),
-        "§5.6.3: one resize at a time"
-    );
-    run(&dev, &nic);
-    let Command::ResizeCq(r) = dev.last(Opcode::ResizeCq).entry.command else {
-        unreachable!()
-    };
-    assert_eq!(r.log2_size, 5);
-    let new_ring = r.ring_addr.get();
-    // The device: the marker as the old ring's last entry, then CQEs in the new ring.
-    dma_write(old.ring_addr.get() + 64, &Cqe::RESIZE_MARKER.encode(true));
-    dma_write(new_ring, &cqe(2).encode(true));
-    let mut out = [Completion::EMPTY; 4];
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 2);
-    assert_eq!((out[0].wr_id, out[1].wr_id), (1, 2));
-    let mut rec = [0u8; 4];
-    dma_read(old.dbrec_addr.get(), &mut rec);
-    assert_eq!(u32::from_le_bytes(rec), 1 | 1 << 31, "new generation, CI 1");
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(5),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
-}
-
-#[test]
-fn srq_receives_are_counted_against_the_srq_record() {
-    let (dev, nic) = bring_up();
-    let pd = nic.create_pd().unwrap();
-    let (srq, mut poster, cmd) = nic.create_srq(&pd, 4, 1, 0x5, CmdToken(3)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(&dev, &nic);
-    let _ = events(&nic);
-    let e = dev.last(Opcode::CreateSrq);
-    let srqn = e.entry.object;
-    let Command::CreateSrq(c) = e.entry.command else {
-        unreachable!()
-    };
-    assert_eq!(c.srq_context.get(), 0x5);
-    let sge = [Sge {
-        addr: 0,
-        length: 8,
-        lkey: 0x300,
-    }];
-    for i in 0..4 {
-        nic.post_srq_recv(
-            &mut poster,
-            &RecvWr {
-                wr_id: i,
-                sgl: &sge,
-            },
-        )
-        .unwrap();
-    }
-    assert_eq!(
-        nic.post_srq_recv(
-            &mut poster,
-            &RecvWr {
-                wr_id: 9,
-                sgl: &sge
-            }
-        ),
-        Err(HalError::QueueFull)
-    );
-    assert_eq!(dev.doorbell(srqn, regs::DB_SRQ_PI), 4);
-    assert_eq!(nic.srq_queued(&srq), 4);
-    dma_write(c.record_addr.get(), &3u32.to_le_bytes());
-    assert_eq!(nic.srq_queued(&srq), 1);
-    nic.arm_srq_limit(&srq, 2);
-    dev.step();
-    match dev.commands().pop().unwrap().entry.command {
-        Command::ModifySrq(p) => assert_eq!(p.value.get(), 2),
-        c => panic!("{c:?}"),
-    }
-    assert!(matches!(
-        nic.destroy_srq(srq, poster, CmdToken(8)),
-        Cmd::Pending
-    ));
-    run(&dev, &nic);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(8),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
 }
 
 fn eqe(event_type: EventType, subtype: u8, object: u32, context: u64) -> Eqe {
@@ -1155,27 +698,6 @@ fn a_connection_to_a_local_address_goes_to_the_station_mac() {
     dev.step();
     let r = mailbox_record(&dev.last(Opcode::CmConnect));
     assert_eq!(r.remote_mac, nic.mac_address(), "LOOPBACK");
-}
-
-#[test]
-fn failed_cm_connect_is_reported_as_connect_failed() {
-    let (dev, nic) = bring_up();
-    let q = qp(&dev, &nic, 4);
-    nic.set_neighbor(PEER_IP, PEER_MAC).unwrap();
-    dev.fail_next(Opcode::CmConnect, CmdStatus::Unreachable);
-    let conn = nic
-        .cm_connect(&q.parts.qp, local(0), peer(445), 8, 8, b"hi", 0x55)
-        .unwrap();
-    run(&dev, &nic);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::Cm(CmEvent::ConnectFailed {
-            ctx: 0x55,
-            error: HalError::NetworkUnreachable,
-            ..
-        })]
-    ));
-    assert_eq!(dev.last(Opcode::CmConnect).entry.object, conn.0);
 }
 
 #[test]
@@ -1628,11 +1150,23 @@ fn tcp_timers_are_set_with_a_waited_for_set_tcp_params() {
 
 // --- The control-path tests both silicons share (`hal::queue::testkit`) ---
 
+/// The register of a doorbell block the shared tests name.
+fn doorbell_reg(which: Doorbell) -> usize {
+    match which {
+        Doorbell::SqPi => regs::DB_SQ_PI,
+        Doorbell::RqPi => regs::DB_RQ_PI,
+        Doorbell::CqArm => regs::DB_CQ_ARM,
+        Doorbell::SrqPi => regs::DB_SRQ_PI,
+    }
+}
+
 /// This silicon's fake device for the shared tests.
 #[derive(Clone)]
 struct Fake(Arc<Dev>);
 
 impl FakeDevice for Fake {
+    const FIRST_QPN: u32 = 1;
+
     type Nic = IwarpNic<MockPlatform>;
 
     fn fresh() -> Self {
@@ -1656,12 +1190,138 @@ impl FakeDevice for Fake {
         nic.interrupt();
     }
 
-    fn commands_executed(&self) -> usize {
-        self.0.commands().len()
+    fn last_created_cq(&self) -> CreatedCq {
+        let (cqn, p) = create_cq_params(&self.0);
+        CreatedCq {
+            cqn,
+            log2_size: p.log2_size,
+            context: p.cq_context.get(),
+            ring_addr: p.ring_addr.get(),
+            dbrec_addr: p.dbrec_addr.get(),
+        }
     }
 
-    fn last_created_cqn(&self) -> u32 {
-        create_cq_params(&self.0).0
+    fn last_created_qp(&self) -> CreatedQp {
+        let (qpn, _, p) = create_qp_params(&self.0);
+        CreatedQp {
+            qpn,
+            record_addr: p.record_addr.get(),
+            buf_addr: p.buf_addr.get(),
+            // §6.4.6: the RQ ring follows the SQ ring in the queue buffer.
+            rq_addr: p.buf_addr.get() + (1u64 << (p.log2_sq_depth + p.log2_sq_stride)),
+            rq_stride: 1 << p.log2_rq_stride,
+            log2_sq_depth: p.log2_sq_depth,
+            log2_sq_stride: p.log2_sq_stride,
+        }
+    }
+
+    fn write_recv_cqe(&self, cq: &CreatedCq, n: u32) {
+        let cqe = Cqe {
+            wr_id: u64::from(n),
+            qp_context: 0xAA,
+            byte_count: n * 10,
+            invalidated_stag: 0,
+            qpn: 2,
+            srqn: 0,
+            syndrome: 0,
+            wqe_index: n as u16,
+            term: None,
+            status: CqeStatus::Success,
+            opcode: CqeOpcode::Recv,
+            flags: CqeFlags::empty(),
+        };
+        let slot = ring::slot(n, cq.log2_size);
+        let raw = cqe.encode(ring::owner_bit(n, cq.log2_size));
+        dma_write(cq.ring_addr + (slot * CQE_SIZE) as u64, &raw);
+    }
+
+    fn decode_recv_wqe(slot: &[u8]) -> Option<testkit::SeenRecv> {
+        let w = RecvWqe::decode(slot).ok()?;
+        Some(testkit::SeenRecv {
+            wr_id: w.wr_id,
+            wqe_index: w.wqe_index,
+            sges: w.segments().map(|d| (d.addr, d.length, d.stag)).collect(),
+        })
+    }
+
+    fn decode_send_wqe(slot: &[u8]) -> Option<SeenSend> {
+        let w = SendWqe::decode(slot).ok()?;
+        let op = match w.op {
+            SendWqeOp::Send { .. } => SeenWqe::Send,
+            SendWqeOp::Write {
+                remote,
+                payload: WqePayload::Inline(d),
+            } => SeenWqe::WriteInline {
+                data: d.to_vec(),
+                key: remote.remote_stag,
+            },
+            SendWqeOp::FastReg {
+                seg,
+                pages: FastRegPages::Host { addr, count },
+            } => SeenWqe::FastRegHost {
+                key: seg.stag,
+                addr,
+                count,
+            },
+            SendWqeOp::FastReg {
+                seg,
+                pages: FastRegPages::Inline(_),
+            } => SeenWqe::FastRegInline { key: seg.stag },
+            SendWqeOp::LocalInv => SeenWqe::LocalInv(w.ctrl.inv_stag),
+            _ => SeenWqe::Other,
+        };
+        Some(SeenSend {
+            wqe_index: w.ctrl.wqe_index,
+            wr_id: w.ctrl.wr_id,
+            op,
+        })
+    }
+
+    fn flushed_send_cqe(wr_id: u64) -> Vec<u8> {
+        Cqe::flushed(wr_id, 0, 2, 0, CqeOpcode::Send)
+            .encode(true)
+            .to_vec()
+    }
+
+    fn resize_marker_cqe() -> Vec<u8> {
+        Cqe::RESIZE_MARKER.encode(true).to_vec()
+    }
+
+    fn fail_next_cm_connect_unreachable(&self) {
+        self.0.fail_next(Opcode::CmConnect, CmdStatus::Unreachable);
+    }
+
+    fn connect_addresses(nic: &IwarpNic<MockPlatform>) -> (SocketAddr, SocketAddr) {
+        nic.set_neighbor(PEER_IP, PEER_MAC).unwrap();
+        (local(0), peer(445))
+    }
+
+    fn doorbell(&self, n: u32, which: Doorbell) -> u32 {
+        self.0.doorbell(n, doorbell_reg(which))
+    }
+
+    fn executed(&self) -> Vec<testkit::Executed> {
+        let kind = |c: &Executed| match c.entry.command {
+            Command::ModifyQp(_) => testkit::Executed::ModifyQp(c.entry.object),
+            Command::DestroyQp => testkit::Executed::DestroyQp(c.entry.object),
+            Command::RegisterMr(r) => testkit::Executed::RegisterMr {
+                pbl_levels: r.pbl_levels,
+                pbl_addr: r.pbl_addr.get(),
+            },
+            Command::ResizeCq(r) => testkit::Executed::ResizeCq {
+                log2_size: r.log2_size,
+                ring_addr: r.ring_addr.get(),
+            },
+            Command::CmConnect(_) => testkit::Executed::CmConnect(c.entry.object),
+            Command::CreateSrq(p) => testkit::Executed::CreateSrq {
+                srqn: c.entry.object,
+                context: p.srq_context.get(),
+                record_addr: p.record_addr.get(),
+            },
+            Command::ModifySrq(p) => testkit::Executed::ModifySrqLimit(p.value.get()),
+            _ => testkit::Executed::Other,
+        };
+        self.0.commands().iter().map(kind).collect()
     }
 
     fn fail_next_create_cq_with_limit(&self) {
@@ -1679,47 +1339,4 @@ impl FakeDevice for Fake {
     }
 }
 
-#[test]
-fn attaching_the_handler_delivers_events_that_came_first() {
-    testkit::attaching_the_handler_delivers_events_that_came_first::<Fake>();
-}
-
-#[test]
-fn device_fatal_fails_pending_commands_and_later_creates() {
-    testkit::device_fatal_fails_pending_commands_and_later_creates::<Fake>();
-}
-
-#[test]
-fn a_full_admin_ring_waits_for_the_device_to_make_room() {
-    testkit::a_full_admin_ring_waits_for_the_device_to_make_room::<Fake>();
-}
-
-#[test]
-fn a_dead_device_makes_commands_give_up_in_bounded_time() {
-    testkit::a_dead_device_makes_commands_give_up_in_bounded_time::<Fake>();
-}
-
-#[test]
-fn failed_create_reports_the_mapped_error() {
-    testkit::failed_create_reports_the_mapped_error::<Fake>();
-}
-
-#[test]
-fn destroyed_numbers_are_reused_only_after_the_destroy_completed() {
-    testkit::destroyed_numbers_are_reused_only_after_the_destroy_completed::<Fake>();
-}
-
-#[test]
-fn bring_up_refuses_an_unknown_interface_major() {
-    testkit::bring_up_refuses_an_unknown_interface_major::<Fake>();
-}
-
-#[test]
-fn bring_up_gives_up_when_reset_never_completes() {
-    testkit::bring_up_gives_up_when_reset_never_completes::<Fake>();
-}
-
-#[test]
-fn interrupt_calls_the_attached_handler_when_events_are_queued() {
-    testkit::interrupt_calls_the_attached_handler_when_events_are_queued::<Fake>();
-}
+hal::shared_driver_tests!(Fake);

@@ -4,17 +4,16 @@
 use core::net::{IpAddr, SocketAddr};
 use std::vec::Vec;
 
-use hal::{
-    Access, CmEvent, Cmd, CmdToken, CmdValue, HalError, HalEvent, MrKind, NicHal, Payload, RecvWr,
-    Registration, SendOp, SendWr, Sge, WcOpcode, WcStatus, WrFlags,
-};
+use hal::{Access, CmEvent, HalEvent, NicHal, Payload, WcStatus};
 
 use crate::admin::QpState;
 use crate::cqe::{term, TermInfo};
 
 use super::network::{Network, Rnicw1};
 
-use fabric::testkit::rdma::{connected, connected_srq, ip, wait, Events, BUF};
+use fabric::testkit::rdma::{connected, ip, read_wr, send_wr, write_wr, BUF};
+
+fabric::rdma_tests!(Rnicw1);
 
 /// One NIC's PD, CQ, QP and registered buffer: the shared test kit's, on RNIC-W1.
 type Side = fabric::testkit::rdma::Side<Rnicw1>;
@@ -38,168 +37,25 @@ fn cm_events(s: &mut Side) -> Vec<CmEvent> {
     core::iter::from_fn(|| s.ev.take_cm()).collect()
 }
 
-fn send_wr<'a>(wr_id: u64, payload: Payload<'a>, inv: Option<u32>) -> SendWr<'a> {
-    SendWr {
-        wr_id,
-        op: SendOp::Send {
-            payload,
-            invalidate_rkey: inv,
-        },
-        flags: WrFlags::SIGNALED,
-    }
-}
-
-fn write_wr<'a>(wr_id: u64, sge: &'a [Sge], raddr: u64, rkey: u32) -> SendWr<'a> {
-    SendWr {
-        wr_id,
-        op: SendOp::Write {
-            payload: Payload::Sgl(sge),
-            remote_addr: raddr,
-            rkey,
-        },
-        flags: WrFlags::SIGNALED,
-    }
-}
-
-fn read_wr<'a>(wr_id: u64, sgl: &'a [Sge], raddr: u64, rkey: u32) -> SendWr<'a> {
-    SendWr {
-        wr_id,
-        op: SendOp::Read {
-            sgl,
-            remote_addr: raddr,
-            rkey,
-        },
-        flags: WrFlags::SIGNALED,
-    }
-}
-
 #[test]
-fn bring_up_through_driver() {
+fn read_sge_is_one() {
     let net = Network::new(fabric::Impairments::PERFECT, None);
     let nic = net.add_nic(ip(1));
-    assert!(nic.is_local_address(&ip(1)));
+    // An iWARP Read Request names one sink buffer (RFC 5040 §4.4).
     assert_eq!(nic.caps().max_read_sge, 1);
-    assert_eq!(nic.caps().max_inline_data, 256);
-    let st = net.stats(ip(1)).unwrap();
-    assert_eq!(st.tx_frames, 0);
 }
 
 #[test]
 fn connect_send_write_read() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    assert_eq!(qp_state(&net, ip(1)), QpState::Rts);
-    assert_eq!(qp_state(&net, ip(2)), QpState::Rts);
-    // SEND of 3000 bytes (3 FPDUs at MTU 1500).
-    let msg: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
-    a.buf.write(0, &msg);
-    b.post_recv(1, 0x1000, 4096);
-    let sge = [a.sge(0, 3000)];
-    a.post(&send_wr(10, Payload::Sgl(&sge), None));
-    net.run_until_idle();
-    let ca = a.poll();
-    assert_eq!(ca.len(), 1, "{ca:?}");
-    assert_eq!(ca[0].status, WcStatus::Success);
-    assert_eq!(ca[0].wr_id, 10);
-    let cb = b.poll();
-    assert_eq!(cb.len(), 1, "{cb:?}");
-    assert_eq!(cb[0].opcode, WcOpcode::Receive);
-    assert_eq!(cb[0].byte_len, 3000);
-    let mut got = std::vec![0u8; 3000];
-    b.buf.read(0x1000, &mut got);
-    assert_eq!(got, msg);
-
-    // WRITE 5000 bytes into b at 0x10000.
-    let w: Vec<u8> = (0..5000u32).map(|i| (i ^ 0x5A) as u8).collect();
-    a.buf.write(0x2000, &w);
-    let sge = [a.sge(0x2000, 5000)];
-    a.post(&write_wr(11, &sge, b.buf.addr() + 0x10000, b.rkey));
-    net.run_until_idle();
-    let ca = a.poll();
-    assert_eq!(ca.len(), 1, "{ca:?}");
-    assert_eq!(ca[0].status, WcStatus::Success);
-    assert_eq!(ca[0].opcode, WcOpcode::Write);
-    let mut got = std::vec![0u8; 5000];
-    b.buf.read(0x10000, &mut got);
-    assert_eq!(got, w);
-    assert!(
-        b.poll().is_empty(),
-        "a write completes nothing at the responder"
-    );
-
-    // READ 6000 bytes from b at 0x20000 into a at 0x30000.
-    let r: Vec<u8> = (0..6000u32).map(|i| (i % 251) as u8).collect();
-    b.buf.write(0x20000, &r);
-    let sge = [a.sge(0x30000, 6000)];
-    a.post(&read_wr(12, &sge, b.buf.addr() + 0x20000, b.rkey));
-    net.run_until_idle();
-    let ca = a.poll();
-    assert_eq!(ca.len(), 1, "{ca:?}");
-    assert_eq!(ca[0].status, WcStatus::Success);
-    assert_eq!(ca[0].opcode, WcOpcode::Read);
-    assert_eq!(ca[0].byte_len, 6000);
-    let mut got = std::vec![0u8; 6000];
-    a.buf.read(0x30000, &mut got);
-    assert_eq!(got, r);
-
-    // The responder reads too (its Read Requests start at MSN 1 on its side).
-    a.buf.write(0x40000, &[0x77; 100]);
-    let sge = [b.sge(0x50000, 100)];
-    b.post(&read_wr(13, &sge, a.buf.addr() + 0x40000, a.rkey));
-    net.run_until_idle();
-    let cb = b.poll();
-    assert_eq!(cb.len(), 1, "{cb:?}");
-    assert_eq!(cb[0].status, WcStatus::Success);
-    let mut got = [0u8; 100];
-    b.buf.read(0x50000, &mut got);
-    assert_eq!(got, [0x77; 100]);
-
-    let st = net.stats(ip(1)).unwrap();
-    assert_eq!(st.tcp_retransmits, 0);
-    assert_eq!(st.terminates_sent + st.terminates_received, 0);
-    assert_eq!(st.mpa_crc_errors, 0);
-    assert!(st.ddp_segments_sent >= 8, "{st:?}");
-}
-
-#[test]
-fn solicited_send_fires_a_solicited_arm() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    b.post_recv(1, 0, 64);
-    b.post_recv(2, 64, 64);
-    b.nic.arm_cq(&mut b.cq.as_mut().unwrap().poller, true);
-    a.post(&send_wr(1, Payload::Inline(b"plain"), None));
-    net.run_until_idle();
-    b.ev.pump(&b.nic);
-    let notifies = |ev: &Events| {
-        ev.0.iter()
-            .filter(|e| matches!(e, HalEvent::CqNotify { .. }))
-            .count()
-    };
-    assert_eq!(
-        notifies(&b.ev),
-        0,
-        "a plain Send does not fire a solicited arm"
-    );
-    a.post(&SendWr {
-        wr_id: 2,
-        op: SendOp::Send {
-            payload: Payload::Inline(b"solicited"),
-            invalidate_rkey: None,
-        },
-        flags: WrFlags::SIGNALED | WrFlags::SOLICITED,
+    fabric::testkit::rdma_tests::connect_send_write_read::<Rnicw1>(|net| {
+        assert_eq!(qp_state(net, ip(1)), QpState::Rts);
+        assert_eq!(qp_state(net, ip(2)), QpState::Rts);
+        let st = net.stats(ip(1)).unwrap();
+        assert_eq!(st.tcp_retransmits, 0);
+        assert_eq!(st.terminates_sent + st.terminates_received, 0);
+        assert_eq!(st.mpa_crc_errors, 0);
+        assert!(st.ddp_segments_sent >= 8, "{st:?}");
     });
-    net.run_until_idle();
-    b.ev.pump(&b.nic);
-    assert_eq!(notifies(&b.ev), 1, "{:?}", b.ev.0);
-    assert_eq!(a.poll().len(), 2);
-    let cb = b.poll();
-    assert_eq!(cb.len(), 2, "{cb:?}");
-    assert_eq!((cb[0].wr_id, cb[0].byte_len), (1, 5));
-    assert_eq!((cb[1].wr_id, cb[1].byte_len), (2, 9));
-    let mut got = [0u8; 9];
-    b.buf.read(64, &mut got);
-    assert_eq!(&got, b"solicited");
 }
 
 /// Checks that a violation at `b` ended both QPs with a Terminate: `a` (the requester) got
@@ -220,6 +76,13 @@ fn expect_terminated(
         ca[1..].iter().all(|c| c.status == WcStatus::Flushed),
         "{ca:?}"
     );
+    expect_term_words(net, a, b, code);
+}
+
+/// The Terminate part of [`expect_terminated`], once the requester's completions are checked:
+/// both TERM words are `(layer, etype, code)`, both QPs are in error, both sides report the
+/// disconnect.
+fn expect_term_words(net: &Network, a: &mut Side, b: &mut Side, code: (u8, u8, u8)) {
     let ta = qp_term(net, ip(1)).expect("requester TERM word");
     assert_eq!(
         (ta.layer, ta.etype, ta.code, ta.received),
@@ -252,45 +115,29 @@ fn expect_terminated(
 
 #[test]
 fn write_out_of_bounds_terminates_and_leaves_target_unchanged() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    b.buf.fill(0xEE);
-    a.buf.write(0, &[0x11; 4096]);
-    // 4096 bytes starting 100 bytes before the end of b's registration: the first FPDU is
-    // inside, a later one is not; no byte of the failing segment may be placed.
-    let sge = [a.sge(0, 100)];
-    let raddr = b.buf.addr() + BUF as u64 - 50;
-    a.post(&write_wr(7, &sge, raddr, b.rkey));
-    net.run_until_idle();
-    expect_terminated(
-        &net,
-        &mut a,
-        &mut b,
-        7,
-        WcStatus::RemoteAccess,
-        (term::LAYER_DDP, term::DDP_TAGGED, term::BASE_BOUNDS),
+    // The first FPDU is inside the registration, a later one is not.
+    fabric::testkit::rdma_tests::write_out_of_bounds_leaves_target_unchanged::<Rnicw1>(
+        |net, _, a, b| {
+            expect_term_words(
+                net,
+                a,
+                b,
+                (term::LAYER_DDP, term::DDP_TAGGED, term::BASE_BOUNDS),
+            );
+        },
     );
-    assert!(b.buf.to_vec().iter().all(|&x| x == 0xEE));
 }
 
 #[test]
 fn write_with_stale_stag_terminates_invalid_stag() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    b.buf.fill(0xEE);
-    let sge = [a.sge(0, 64)];
-    let stale = (b.rkey & !0xFF) | (b.rkey.wrapping_add(1) & 0xFF);
-    a.post(&write_wr(8, &sge, b.buf.addr(), stale));
-    net.run_until_idle();
-    expect_terminated(
-        &net,
-        &mut a,
-        &mut b,
-        8,
-        WcStatus::RemoteAccess,
-        (term::LAYER_DDP, term::DDP_TAGGED, term::INVALID_STAG),
-    );
-    assert!(b.buf.to_vec().iter().all(|&x| x == 0xEE));
+    fabric::testkit::rdma_tests::write_with_stale_rkey_fails::<Rnicw1>(|net, _, a, b| {
+        expect_term_words(
+            net,
+            a,
+            b,
+            (term::LAYER_DDP, term::DDP_TAGGED, term::INVALID_STAG),
+        );
+    });
 }
 
 #[test]
@@ -298,34 +145,7 @@ fn write_without_remote_write_right_terminates_access() {
     let net = Network::new(fabric::Impairments::PERFECT, None);
     let (mut a, mut b, _ca, _cb) = connected(&net);
     // A second MR of b with LOCAL_WRITE | REMOTE_READ only.
-    let mr = b
-        .nic
-        .alloc_mr(b.pd.as_ref().unwrap(), MrKind::Registered)
-        .unwrap();
-    let pages = b.buf.pages();
-    b.token += 1;
-    let t = b.token;
-    let cmd = b
-        .nic
-        .register_mr(
-            &mr,
-            &Registration {
-                pages: &pages,
-                first_byte_offset: 0,
-                iova: b.buf.addr(),
-                length: BUF as u64,
-                access: Access::LOCAL_WRITE | Access::REMOTE_READ,
-            },
-            CmdToken(t),
-        )
-        .unwrap();
-    let rkey = match cmd {
-        Cmd::Done(k) => k.1,
-        Cmd::Pending => match wait(&net, &mut b, Cmd::<()>::Pending, t).unwrap() {
-            CmdValue::Keys(_, r) => r,
-            CmdValue::Unit => panic!("no keys"),
-        },
-    };
+    let (_mr, _, rkey) = b.register_buffer(&net, Access::LOCAL_WRITE | Access::REMOTE_READ);
     b.buf.fill(0xEE);
     let sge = [a.sge(0, 64)];
     a.post(&write_wr(9, &sge, b.buf.addr(), rkey));
@@ -436,78 +256,10 @@ fn send_with_invalidate_of_unbound_stag_terminates() {
 
 #[test]
 fn lossy_wire_exactly_once_in_order() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    net.fabric().set_impairments(fabric::Impairments {
-        loss: 0.03,
-        duplicate: 0.03,
-        reorder: 0.03,
-        delay_ns: (1_000, 5_000),
-        seed: 0x5EED,
+    fabric::testkit::rdma_tests::lossy_wire_exactly_once_in_order::<Rnicw1>(100, 25, |net| {
+        let sa = net.stats(ip(1)).unwrap();
+        assert!(sa.tcp_retransmits > 0, "{sa:?}");
     });
-    const N: usize = 100;
-    const LEN: usize = 2500;
-    for i in 0..N {
-        let pat: Vec<u8> = (0..LEN)
-            .map(|j| (i * 31 + j * 7) as u8 ^ (i as u8))
-            .collect();
-        a.buf.write(i * LEN, &pat);
-    }
-    for i in 0..N {
-        b.post_recv(1000 + i as u64, 0x80000 + i * 64, 64);
-    }
-    let mut done_a = Vec::new();
-    for i in 0..N {
-        let sge = [a.sge(i * LEN, LEN as u32)];
-        a.post(&write_wr(
-            i as u64,
-            &sge,
-            b.buf.addr() + (i * LEN) as u64,
-            b.rkey,
-        ));
-        let msg = (i as u64).to_le_bytes();
-        a.post(&send_wr(10_000 + i as u64, Payload::Inline(&msg), None));
-        if i % 25 == 24 {
-            net.run_until_idle();
-            done_a.extend(a.poll());
-        }
-    }
-    for _ in 0..20 {
-        net.run_until_idle();
-        done_a.extend(a.poll());
-        if done_a.len() == 2 * N {
-            break;
-        }
-    }
-    assert_eq!(done_a.len(), 2 * N);
-    for (k, c) in done_a.iter().enumerate() {
-        assert_eq!(c.status, WcStatus::Success, "{c:?}");
-        let i = (k / 2) as u64;
-        assert_eq!(c.wr_id, if k % 2 == 0 { i } else { 10_000 + i });
-    }
-    let recvs = b.poll();
-    assert_eq!(recvs.len(), N);
-    for (i, c) in recvs.iter().enumerate() {
-        assert_eq!(c.status, WcStatus::Success);
-        assert_eq!(c.wr_id, 1000 + i as u64);
-        assert_eq!(c.byte_len, 8);
-        let mut v = [0u8; 8];
-        b.buf.read(0x80000 + i * 64, &mut v);
-        assert_eq!(u64::from_le_bytes(v), i as u64);
-    }
-    let mut got = std::vec![0u8; N * LEN];
-    b.buf.read(0, &mut got);
-    let mut want = std::vec![0u8; N * LEN];
-    a.buf.read(0, &mut want);
-    assert!(got == want, "written data differs");
-    let fs = net.fabric_stats();
-    assert!(
-        fs.lost > 0 && fs.duplicated > 0 && fs.reordered > 0,
-        "{fs:?}"
-    );
-    let sa = net.stats(ip(1)).unwrap();
-    assert!(sa.tcp_retransmits > 0, "{sa:?}");
-    assert!(b.poll().is_empty());
 }
 
 #[test]
@@ -554,78 +306,14 @@ fn lossy_wire_reads_complete_in_order() {
 
 #[test]
 fn reject_carries_private_data() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let mut a = Side::new(&net, ip(1));
-    let mut b = Side::new(&net, ip(2));
-    let server = SocketAddr::new(ip(2), 7000);
-    let _l = b.nic.cm_listen(server, 1).unwrap();
-    a.nic
-        .cm_connect(
-            &a.qp.as_ref().unwrap().qp,
-            SocketAddr::new(ip(1), 7001),
-            server,
-            1,
-            1,
-            b"please",
-            0x55,
-        )
-        .unwrap();
-    net.run_until_idle();
-    b.ev.pump(&b.nic);
-    let Some(CmEvent::ConnectRequest {
-        conn, private_data, ..
-    }) = b.ev.take_cm()
-    else {
-        panic!("no request")
-    };
-    assert_eq!(private_data.as_slice(), b"please");
-    b.nic.cm_reject(conn, b"nope").unwrap();
-    net.run_until_idle();
-    a.ev.pump(&a.nic);
-    let e = a.ev.take_cm().expect("event");
-    let CmEvent::ConnectFailed {
-        error,
-        private_data,
-        ..
-    } = e
-    else {
-        panic!("{e:?}")
-    };
-    assert_eq!(error, HalError::ConnectionRefused);
-    assert_eq!(private_data.as_slice(), b"nope");
-    assert_eq!(qp_state(&net, ip(1)), QpState::Err);
-    assert_eq!(net.stats(ip(2)).unwrap().mpa_rejects_sent, 1);
-    assert_eq!(net.stats(ip(1)).unwrap().mpa_rejects_received, 1);
-}
-
-#[test]
-fn connect_without_listener_is_refused() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let mut a = Side::new(&net, ip(1));
-    let _b = Side::new(&net, ip(2));
-    a.nic
-        .cm_connect(
-            &a.qp.as_ref().unwrap().qp,
-            SocketAddr::new(ip(1), 0),
-            SocketAddr::new(ip(2), 9999),
-            1,
-            1,
-            &[],
-            0x56,
-        )
-        .unwrap();
-    net.run_until_idle();
-    let ev = cm_events(&mut a);
-    assert!(
-        ev.iter().any(|e| matches!(
-            e,
-            CmEvent::ConnectFailed {
-                error: HalError::ConnectionRefused,
-                ..
-            }
-        )),
-        "{ev:?}"
-    );
+    fabric::testkit::rdma_tests::reject_carries_private_data::<Rnicw1>(|net, request, reject| {
+        // MPA carries private data at its own length.
+        assert_eq!(request, b"please");
+        assert_eq!(reject, b"nope");
+        assert_eq!(qp_state(net, ip(1)), QpState::Err);
+        assert_eq!(net.stats(ip(2)).unwrap().mpa_rejects_sent, 1);
+        assert_eq!(net.stats(ip(1)).unwrap().mpa_rejects_received, 1);
+    });
 }
 
 #[test]
@@ -687,58 +375,36 @@ fn abortive_release_resets_the_peer() {
 
 #[test]
 fn pcap_decodes_as_iwarp_in_tshark() {
-    let tshark = std::path::Path::new("/usr/bin/tshark");
-    if !tshark.exists() {
+    let Some(path) = fabric::testkit::tshark::capture_path("rnic-w1-model") else {
         return;
-    }
-    let path = std::env::temp_dir().join(std::format!("rnic-w1-model-{}.pcap", std::process::id()));
-    let net = Network::new(fabric::Impairments::PERFECT, Some(path.clone()));
-    let (mut a, mut b, ca, _cb) = connected(&net);
-    b.post_recv(1, 0, 4096);
-    let s = [a.sge(0, 1500)];
-    a.post(&send_wr(1, Payload::Sgl(&s), None));
-    let w = [a.sge(0, 2100)];
-    a.post(&write_wr(2, &w, b.buf.addr() + 0x8000, b.rkey));
-    let r = [a.sge(0x10000, 1500)];
-    a.post(&read_wr(3, &r, b.buf.addr(), b.rkey));
-    net.run_until_idle();
-    assert_eq!(a.poll().len(), 3);
-    assert_eq!(b.poll().len(), 1);
+    };
+    let (net, mut a, _b, _ca) =
+        fabric::testkit::rdma_tests::captured_send_write_read::<Rnicw1>(path.clone());
     // A Terminate too: a send without a receive.
     a.post(&send_wr(4, Payload::Inline(b"x"), None));
     net.run_until_idle();
-    let _ = ca;
     net.fabric().stop_capture().unwrap();
-    let out = std::process::Command::new(tshark)
-        .args(["-r"])
-        .arg(&path)
-        // MPA is found by its heuristic on TCP; the ULP payload is arbitrary bytes, so the
-        // ULP dissectors iWARP may carry are off.
-        .args(["-o", "tcp.try_heuristic_first:TRUE"])
-        .args(["--disable-protocol", "rpcordma"])
-        .args(["--disable-protocol", "smb_direct"])
-        .args([
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-            "-e",
+    // MPA is found by its heuristic on TCP; the ULP payload is arbitrary bytes, so the ULP
+    // dissectors iWARP may carry are off.
+    let text = fabric::testkit::tshark::fields(
+        &path,
+        &[
+            "-o",
+            "tcp.try_heuristic_first:TRUE",
+            "--disable-protocol",
+            "rpcordma",
+            "--disable-protocol",
+            "smb_direct",
+        ],
+        &[
             "frame.protocols",
-            "-e",
             "iwarp_rdma.opcode",
-            "-e",
             "iwarp_mpa.req",
-            "-e",
             "iwarp_mpa.rep",
-            "-e",
             "_ws.malformed",
-            "-e",
             "_ws.expert.severity",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = std::string::String::from_utf8_lossy(&out.stdout);
+        ],
+    );
     let mut opcodes = std::collections::BTreeSet::new();
     let mut mpa_frames = 0;
     let mut frames = 0;
@@ -770,166 +436,6 @@ fn pcap_decodes_as_iwarp_in_tshark() {
             "opcode {op} missing: {opcodes:?}\n{text}"
         );
     }
-    let _ = std::fs::remove_file(&path);
-}
-
-#[test]
-fn memory_window_bind_write_and_send_invalidate() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    let (_mw, mw_key) = b.nic.alloc_mw(b.pd.as_ref().unwrap()).unwrap();
-    let base = b.buf.addr() + 0x4000;
-    b.post(&SendWr {
-        wr_id: 50,
-        op: SendOp::Bind {
-            mw_rkey: mw_key,
-            mr_lkey: b.lkey,
-            addr: base,
-            length: 0x1000,
-            access: Access::REMOTE_WRITE,
-        },
-        flags: WrFlags::SIGNALED,
-    });
-    net.run_until_idle();
-    let cb = b.poll();
-    assert_eq!(cb.len(), 1, "{cb:?}");
-    assert_eq!(cb[0].status, WcStatus::Success);
-    assert_eq!(cb[0].opcode, WcOpcode::Bind);
-    a.buf.write(0, &[0x42; 256]);
-    let sge = [a.sge(0, 256)];
-    a.post(&write_wr(1, &sge, base + 0x100, mw_key));
-    net.run_until_idle();
-    assert_eq!(a.poll()[0].status, WcStatus::Success);
-    let mut got = [0u8; 256];
-    b.buf.read(0x4100, &mut got);
-    assert_eq!(got, [0x42; 256]);
-    // Send with invalidate of the window.
-    b.post_recv(7, 0x9000, 64);
-    a.post(&send_wr(2, Payload::Inline(b"inv"), Some(mw_key)));
-    net.run_until_idle();
-    assert_eq!(a.poll()[0].status, WcStatus::Success);
-    let cb = b.poll();
-    assert_eq!(cb.len(), 1);
-    assert_eq!(cb[0].opcode, WcOpcode::ReceiveInvalidate);
-    assert_eq!(cb[0].invalidated_rkey, mw_key);
-    // The window is gone: a write through it fails and leaves memory unchanged.
-    a.buf.write(0, &[0x99; 16]);
-    let sge = [a.sge(0, 16)];
-    a.post(&write_wr(3, &sge, base, mw_key));
-    net.run_until_idle();
-    assert_eq!(a.poll()[0].status, WcStatus::RemoteAccess);
-    let mut got = [0u8; 16];
-    b.buf.read(0x4000, &mut got);
-    assert_ne!(got, [0x99; 16]);
-}
-
-#[test]
-fn fast_register_then_local_invalidate() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected(&net);
-    let fr = b
-        .nic
-        .alloc_mr(b.pd.as_ref().unwrap(), MrKind::FastRegister)
-        .unwrap();
-    b.token += 1;
-    let t = b.token;
-    let cmd = b.nic.init_fast_register(&fr, 8, true, CmdToken(t)).unwrap();
-    let key = match cmd {
-        Cmd::Done(k) => k.0,
-        Cmd::Pending => match wait(&net, &mut b, Cmd::<()>::Pending, t).unwrap() {
-            CmdValue::Keys(l, _) => l,
-            CmdValue::Unit => panic!("no key"),
-        },
-    };
-    let pages: Vec<u64> = b.buf.pages()[16..20].to_vec();
-    let iova = 0x7000_0000u64;
-    b.post(&SendWr {
-        wr_id: 60,
-        op: SendOp::FastRegister {
-            key,
-            pages: &pages,
-            first_byte_offset: 0,
-            iova,
-            length: 4 * 4096,
-            access: Access::LOCAL_WRITE | Access::REMOTE_WRITE | Access::REMOTE_READ,
-        },
-        flags: WrFlags::SIGNALED,
-    });
-    net.run_until_idle();
-    let cb = b.poll();
-    assert_eq!(cb.len(), 1, "{cb:?}");
-    assert_eq!(cb[0].status, WcStatus::Success);
-    let data: Vec<u8> = (0..8000u32).map(|i| (i * 3) as u8).collect();
-    a.buf.write(0, &data);
-    let sge = [a.sge(0, 8000)];
-    a.post(&write_wr(1, &sge, iova + 100, key));
-    net.run_until_idle();
-    assert_eq!(a.poll()[0].status, WcStatus::Success);
-    let mut got = std::vec![0u8; 8000];
-    b.buf.read(16 * 4096 + 100, &mut got);
-    assert_eq!(got, data);
-    b.post(&SendWr {
-        wr_id: 61,
-        op: SendOp::Invalidate { key },
-        flags: WrFlags::SIGNALED,
-    });
-    net.run_until_idle();
-    assert_eq!(b.poll()[0].status, WcStatus::Success);
-    a.post(&write_wr(2, &sge, iova, key));
-    net.run_until_idle();
-    assert_eq!(a.poll()[0].status, WcStatus::RemoteAccess);
-}
-
-#[test]
-fn srq_receives_and_limit_event() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, mut b, _ca, _cb) = connected_srq(&net, true);
-    let base = b.buf.addr();
-    let lkey = b.lkey;
-    {
-        let (_, poster) = b.srq.as_mut().unwrap();
-        for i in 0..8u64 {
-            let sge = [Sge {
-                addr: base + i * 256,
-                length: 256,
-                lkey,
-            }];
-            b.nic
-                .post_srq_recv(
-                    poster,
-                    &RecvWr {
-                        wr_id: 70 + i,
-                        sgl: &sge,
-                    },
-                )
-                .unwrap();
-        }
-    }
-    let (srq, _) = b.srq.as_ref().unwrap();
-    b.nic.arm_srq_limit(srq, 5);
-    net.run_until_idle();
-    assert_eq!(b.nic.srq_queued(srq), 8);
-    for i in 0..4u8 {
-        a.post(&send_wr(u64::from(i), Payload::Inline(&[i; 10]), None));
-    }
-    net.run_until_idle();
-    assert_eq!(a.poll().len(), 4);
-    let cb = b.poll();
-    assert_eq!(cb.len(), 4, "{cb:?}");
-    for (i, c) in cb.iter().enumerate() {
-        assert_eq!(c.wr_id, 70 + i as u64);
-        assert_eq!(c.byte_len, 10);
-    }
-    let (srq, _) = b.srq.as_ref().unwrap();
-    assert_eq!(b.nic.srq_queued(srq), 4);
-    b.ev.pump(&b.nic);
-    assert!(
-        b.ev.0
-            .iter()
-            .any(|e| matches!(e, HalEvent::SrqLimit { srq_ctx: 0x5150 })),
-        "{:?}",
-        b.ev.0
-    );
 }
 
 #[test]
@@ -1078,74 +584,31 @@ fn random_frames_do_not_panic() {
 
 #[test]
 fn unanswered_request_times_out_on_both_sides() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let mut a = Side::new(&net, ip(1));
-    let mut b = Side::new(&net, ip(2));
-    let server = SocketAddr::new(ip(2), 7100);
-    let _l = b.nic.cm_listen(server, 3).unwrap();
-    a.nic
-        .cm_connect(
-            &a.qp.as_ref().unwrap().qp,
-            SocketAddr::new(ip(1), 0),
-            server,
-            1,
-            1,
-            &[],
-            0x57,
-        )
-        .unwrap();
-    net.run_until_idle();
-    let eb = cm_events(&mut b);
-    assert!(
-        matches!(eb.as_slice(), [CmEvent::ConnectRequest { .. }]),
-        "{eb:?}"
-    );
     // b's host never answers: a's MPA timer (10 s, §8.6) runs out and resets the connection.
-    net.advance(11_000_000_000);
-    net.run_until_idle();
-    let ea = cm_events(&mut a);
-    assert!(
-        matches!(
-            ea.as_slice(),
-            [CmEvent::ConnectFailed {
-                error: HalError::Timeout,
-                ..
-            }]
-        ),
-        "{ea:?}"
-    );
-    assert_eq!(net.stats(ip(1)).unwrap().mpa_timeouts, 1);
-    assert_eq!(qp_state(&net, ip(1)), QpState::Err);
-    let eb = cm_events(&mut b);
-    assert!(
-        eb.iter().any(|e| matches!(e, CmEvent::AcceptFailed { .. })),
-        "{eb:?}"
+    fabric::testkit::rdma_tests::unanswered_request_times_out_on_both_sides::<Rnicw1>(
+        11_000_000_000,
+        |net| {
+            assert_eq!(net.stats(ip(1)).unwrap().mpa_timeouts, 1);
+            assert_eq!(qp_state(net, ip(1)), QpState::Err);
+        },
     );
 }
 
 #[test]
 fn vanished_peer_gives_retry_exceeded() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let (mut a, b, _ca, _cb) = connected(&net);
-    assert!(net.remove_nic(ip(2)));
-    let sge = [a.sge(0, 100)];
-    a.post(&write_wr(5, &sge, b.buf.addr(), b.rkey));
-    net.advance(5_000_000_000);
-    net.run_until_idle();
-    let ca = a.poll();
-    assert_eq!(ca.len(), 1, "{ca:?}");
-    assert_eq!(ca[0].status, WcStatus::RetryExceeded);
-    assert!(net.stats(ip(1)).unwrap().tcp_timeouts > 0);
-    let ea = cm_events(&mut a);
-    assert!(
-        ea.iter()
-            .any(|e| matches!(e, CmEvent::PeerDisconnected { .. })),
-        "{ea:?}"
-    );
-    a.ev.pump(&a.nic);
-    assert!(
-        a.ev.0.iter().any(|e| matches!(e, HalEvent::QpError { .. })),
-        "{:?}",
-        a.ev.0
-    );
+    fabric::testkit::rdma_tests::vanished_peer_gives_retry_exceeded::<Rnicw1>(|net, _, a| {
+        assert!(net.stats(ip(1)).unwrap().tcp_timeouts > 0);
+        let ea = cm_events(a);
+        assert!(
+            ea.iter()
+                .any(|e| matches!(e, CmEvent::PeerDisconnected { .. })),
+            "{ea:?}"
+        );
+        a.ev.pump(&a.nic);
+        assert!(
+            a.ev.0.iter().any(|e| matches!(e, HalEvent::QpError { .. })),
+            "{:?}",
+            a.ev.0
+        );
+    });
 }

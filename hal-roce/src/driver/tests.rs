@@ -13,11 +13,13 @@ use std::sync::Mutex;
 
 use hal::fake_bar::{dma_read, dma_write, FakeBar};
 use hal::mock::MockPlatform;
-use hal::queue::testkit::{self, FakeDevice};
+use hal::queue::testkit::{
+    self, send, CreatedCq, CreatedQp, Doorbell, FakeDevice, SeenSend, SeenWqe,
+};
 use hal::{
     Access, CmEvent, Cmd, CmdToken, CmdValue, Completion, HalError, HalEvent, HalResult,
-    MmioRegion, NicHal, Payload, QpParams, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode,
-    WcStatus, WrFlags,
+    MmioRegion, NicHal, QpParams, RecvWr, Registration, SendOp, SendWr, Sge, WcOpcode, WcStatus,
+    WrFlags,
 };
 use tock_registers::interfaces::{Readable, Writeable};
 
@@ -240,88 +242,6 @@ fn bring_up_follows_section_11_1() {
 }
 
 #[test]
-fn create_cq_completes_through_the_eq_with_the_providers_token() {
-    let (dev, nic) = bring_up();
-    let (_parts, cmd) = nic.create_cq(100, 0xC0, CmdToken(7)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(&dev, &nic);
-    let ev = events(&nic);
-    assert!(matches!(
-        ev[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(7),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
-    let p = last_create_cq(&dev);
-    assert_eq!(p.log2_size, 7, "§11.3: k = ceil_log2(depth + 1)");
-    assert_eq!(p.cq_context, 0xC0);
-    assert_eq!(p.dbrec_addr, p.ring_addr + 64 * 128);
-}
-
-#[test]
-fn poll_cq_follows_the_owner_bit_across_the_ring_wrap() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let p = last_create_cq(&dev);
-    assert_eq!(p.log2_size, 2);
-    let write = |n: u32| {
-        let cqe = Cqe {
-            wr_id: u64::from(n),
-            qp_context: 0xAA,
-            byte_count: n * 10,
-            invalidated_rkey: 0,
-            qpn: 2,
-            srqn: 0,
-            syndrome: 0,
-            wqe_index: n as u16,
-            status: CqeStatus::Success,
-            opcode: CqeOpcode::Recv,
-            flags: CqeFlags::empty(),
-        };
-        let slot = crate::ring::slot(n, 2);
-        let raw = cqe.encode(crate::ring::owner_bit(n, 2));
-        dma_write(p.ring_addr + (slot * CQE_SIZE) as u64, &raw);
-    };
-    let mut out = [Completion::EMPTY; 8];
-    assert_eq!(
-        nic.poll_cq(&mut parts.poller, &mut out),
-        0,
-        "a zeroed ring is empty"
-    );
-    for n in 0..3 {
-        write(n);
-    }
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out[..2]), 2);
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 1);
-    assert_eq!(out[0].wr_id, 2);
-    assert_eq!(out[0].opcode, WcOpcode::Receive);
-    assert_eq!(out[0].byte_len, 20);
-    // Entries 3..6 wrap: slot 0 is rewritten with owner 0 on the second pass.
-    for n in 3..6 {
-        write(n);
-    }
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 3);
-    assert_eq!(
-        out.iter().take(3).map(|c| c.wr_id).collect::<Vec<_>>(),
-        [3, 4, 5]
-    );
-    assert_eq!(
-        nic.poll_cq(&mut parts.poller, &mut out),
-        0,
-        "stale entries are not valid"
-    );
-    let mut rec = [0u8; 4];
-    dma_read(p.dbrec_addr, &mut rec);
-    assert_eq!(
-        u32::from_le_bytes(rec),
-        6,
-        "§11.6 step 7: CI in the doorbell record"
-    );
-}
-
-#[test]
 fn error_cqes_report_status_and_syndrome() {
     let (dev, nic) = bring_up();
     let (mut parts, _) = nic.create_cq(7, 0, CmdToken(1)).unwrap();
@@ -336,111 +256,16 @@ fn error_cqes_report_status_and_syndrome() {
     assert_eq!(out[0].qp_context, 0xAB);
 }
 
-#[test]
-fn arm_cq_writes_ci_sequence_number_and_type() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let cqn = last_create_cq(&dev).cqn;
-    nic.arm_cq(&mut parts.poller, false);
-    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 1 << 24 | 1 << 26);
-    nic.arm_cq(&mut parts.poller, true);
-    assert_eq!(dev.doorbell(cqn, regs::DB_CQ_ARM), 2 << 24 | 2 << 26);
-}
-
 struct Qp {
     parts: hal::QpParts<RoceNic<MockPlatform>>,
     create: CreateQp,
 }
 
-fn qp(dev: &Dev, nic: &RoceNic<MockPlatform>, sq_depth: u32) -> Qp {
-    let pd = nic.create_pd().unwrap();
-    let (cq, _) = nic.create_cq(64, 0, CmdToken(1)).unwrap();
-    let params = QpParams {
-        pd: &pd,
-        send_cq: &cq.cq,
-        recv_cq: &cq.cq,
-        srq: None,
-        sq_depth,
-        rq_depth: 4,
-        max_send_sge: 2,
-        max_recv_sge: 2,
-        max_inline: 64,
-        context: 0x99,
-    };
-    let (parts, cmd) = nic.create_qp(&params, CmdToken(2)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(dev, nic);
-    let _ = events(nic);
+fn qp(dev: &Arc<Dev>, nic: &RoceNic<MockPlatform>, sq_depth: u32) -> Qp {
+    let parts = testkit::qp(&Fake(dev.clone()), nic, sq_depth).parts;
     Qp {
         parts,
         create: last_create_qp(dev),
-    }
-}
-
-fn send(wr_id: u64, sge: &[Sge]) -> SendWr<'_> {
-    SendWr {
-        wr_id,
-        op: SendOp::Send {
-            payload: Payload::Sgl(sge),
-            invalidate_rkey: None,
-        },
-        flags: WrFlags::SIGNALED,
-    }
-}
-
-#[test]
-fn post_send_writes_the_wqe_and_ring_sq_writes_the_doorbell() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let c = q.create;
-    assert!(c.qpn >= 2, "QPN 0 and 1 are reserved");
-    assert_eq!(c.log2_sq_depth, 2);
-    assert_eq!(
-        c.log2_sq_stride, 7,
-        "128-byte stride: 2 SGEs, 64 inline, FAST_REG"
-    );
-    let sge = [Sge {
-        addr: 0x1000,
-        length: 64,
-        lkey: 0x300,
-    }];
-    nic.post_send(&mut q.parts.sq, &send(11, &sge)).unwrap();
-    let write = SendWr {
-        wr_id: 12,
-        op: SendOp::Write {
-            payload: Payload::Inline(b"hello"),
-            remote_addr: 0x2000,
-            rkey: 0x401,
-        },
-        flags: WrFlags::empty(),
-    };
-    nic.post_send(&mut q.parts.sq, &write).unwrap();
-    assert_eq!(
-        dev.doorbell(c.qpn, regs::DB_SQ_PI),
-        0,
-        "post_send does not ring"
-    );
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(c.qpn, regs::DB_SQ_PI), 2);
-
-    let mut slot = [0u8; 128];
-    dma_read(c.buf_addr, &mut slot);
-    let w = SendWqe::decode(&slot).unwrap();
-    assert_eq!((w.ctrl.wqe_index, w.ctrl.wr_id), (0, 11));
-    assert!(matches!(w.op, SendWqeOp::Send { .. }));
-    dma_read(c.buf_addr + 128, &mut slot);
-    let w = SendWqe::decode(&slot).unwrap();
-    assert_eq!(w.ctrl.wqe_index, 1);
-    match w.op {
-        SendWqeOp::Write {
-            remote,
-            payload: WqePayload::Inline(d),
-        } => {
-            assert_eq!(d, b"hello");
-            assert_eq!(remote.rkey, 0x401);
-        }
-        other => panic!("{other:?}"),
     }
 }
 
@@ -482,52 +307,6 @@ fn read_wqe_carries_the_sinks_and_remote_address() {
 }
 
 #[test]
-fn post_send_is_queue_full_until_the_device_retires_wqes() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 2);
-    let sge = [];
-    nic.post_send(&mut q.parts.sq, &send(1, &sge)).unwrap();
-    nic.post_send(&mut q.parts.sq, &send(2, &sge)).unwrap();
-    assert_eq!(
-        nic.post_send(&mut q.parts.sq, &send(3, &sge)),
-        Err(HalError::QueueFull)
-    );
-    // The device retires one WQE: SQ_CI in the QP record.
-    dma_write(q.create.record_addr, &1u32.to_le_bytes());
-    nic.post_send(&mut q.parts.sq, &send(3, &sge)).unwrap();
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(q.create.qpn, regs::DB_SQ_PI), 3);
-}
-
-#[test]
-fn post_recv_writes_the_wqe_and_rings_at_once() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let c = q.create;
-    let sge = [Sge {
-        addr: 0x4000,
-        length: 256,
-        lkey: 0x700,
-    }];
-    let rq = q.parts.rq.as_mut().unwrap();
-    nic.post_recv(
-        rq,
-        &RecvWr {
-            wr_id: 77,
-            sgl: &sge,
-        },
-    )
-    .unwrap();
-    assert_eq!(dev.doorbell(c.qpn, regs::DB_RQ_PI), 1);
-    let rq_off = c.rq_offset().unwrap();
-    let mut slot = [0u8; 1 << 6];
-    dma_read(c.buf_addr + rq_off, &mut slot[..1 << c.log2_rq_stride]);
-    let w = RecvWqe::decode(&slot[..1 << c.log2_rq_stride]).unwrap();
-    assert_eq!(w.header.wr_id, 77);
-    assert_eq!(w.sges.total_length(), 256);
-}
-
-#[test]
 fn flush_is_a_silent_modify_to_err_and_its_failure_is_swallowed() {
     let (dev, nic) = bring_up();
     let q = qp(&dev, &nic, 4);
@@ -539,29 +318,6 @@ fn flush_is_a_silent_modify_to_err_and_its_failure_is_swallowed() {
     assert!(matches!(last.command, Command::ModifyQp { .. }));
     assert!(last.flags.contains(CmdFlags::SILENT));
     assert_ne!(last.token & crate::admin::INTERNAL_TOKEN_BIT, 0);
-}
-
-#[test]
-fn destroy_qp_flushes_first_and_completes_with_the_token() {
-    let (dev, nic) = bring_up();
-    let q = qp(&dev, &nic, 4);
-    let qpn = q.create.qpn;
-    assert!(matches!(
-        nic.destroy_qp(q.parts, CmdToken(40)),
-        Cmd::Pending
-    ));
-    run(&dev, &nic);
-    let cmds = dev.commands();
-    let n = cmds.len();
-    assert!(matches!(cmds[n - 2].command, Command::ModifyQp { .. }));
-    assert!(matches!(cmds[n - 1].command, Command::DestroyQp { qpn: x } if x == qpn));
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(40),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
 }
 
 #[test]
@@ -624,32 +380,6 @@ fn register_mr_builds_a_page_list_and_completes_with_the_keys() {
 }
 
 #[test]
-fn contiguous_registrations_need_no_page_list() {
-    let (dev, nic) = bring_up();
-    let pd = nic.create_pd().unwrap();
-    let mr = nic.alloc_mr(&pd, hal::MrKind::Registered).unwrap();
-    let pages = [0x10_0000, 0x10_1000];
-    let reg = Registration {
-        pages: &pages,
-        first_byte_offset: 0,
-        iova: 0,
-        length: 8192,
-        access: Access::LOCAL_WRITE,
-    };
-    let _ = nic.register_mr(&mr, &reg, CmdToken(9)).unwrap();
-    dev.step();
-    let r = dev
-        .commands()
-        .iter()
-        .find_map(|c| match c.command {
-            Command::RegisterMr(r) => Some(r),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!((r.pbl_levels, r.pbl_addr), (0, 0x10_0000));
-}
-
-#[test]
 fn cm_events_become_hal_events_with_the_attached_context() {
     let (dev, nic) = bring_up();
     let local: SocketAddr = "192.168.1.1:445".parse().unwrap();
@@ -705,29 +435,6 @@ fn cm_events_become_hal_events_with_the_attached_context() {
 }
 
 #[test]
-fn failed_cm_connect_is_reported_as_connect_failed() {
-    let (dev, nic) = bring_up();
-    let q = qp(&dev, &nic, 4);
-    dev.fail_next(Opcode::CmConnect, CmdStatus::Unreachable);
-    let local: SocketAddr = "192.168.1.1:0".parse().unwrap();
-    let remote: SocketAddr = "10.0.0.9:445".parse().unwrap();
-    let conn = nic
-        .cm_connect(&q.parts.qp, local, remote, 8, 8, b"hi", 0x55)
-        .unwrap();
-    run(&dev, &nic);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::Cm(CmEvent::ConnectFailed {
-            ctx: 0x55,
-            error: HalError::NetworkUnreachable,
-            ..
-        })]
-    ));
-    let c = dev.commands().pop().unwrap();
-    assert!(matches!(c.command, Command::CmConnect { conn_id, .. } if conn_id == conn.0));
-}
-
-#[test]
 fn released_connections_report_nothing_more() {
     let (dev, nic) = bring_up();
     let mut r = CmRecord::EMPTY;
@@ -739,195 +446,6 @@ fn released_connections_report_nothing_more() {
     nic.interrupt();
     run(&dev, &nic);
     assert!(events(&nic).is_empty());
-}
-
-#[test]
-fn fast_register_lists_that_do_not_fit_the_slot_go_to_host_memory() {
-    let (dev, nic) = bring_up();
-    let mut q = qp(&dev, &nic, 4);
-    let pages: Vec<u64> = (0..100).map(|i| 0x100_0000 + i * 0x1000).collect();
-    let mut fr = |wr_id, pages: &[u64]| {
-        let wr = SendWr {
-            wr_id,
-            op: SendOp::FastRegister {
-                key: 0x1234,
-                pages,
-                first_byte_offset: 0,
-                iova: 0x5000_0000,
-                length: pages.len() as u64 * 4096,
-                access: Access::LOCAL_WRITE | Access::REMOTE_WRITE,
-            },
-            flags: WrFlags::SIGNALED,
-        };
-        nic.post_send(&mut q.parts.sq, &wr)
-    };
-    fr(1, &pages).unwrap();
-    let mut slot = [0u8; 128];
-    dma_read(q.create.buf_addr, &mut slot);
-    let addr = match SendWqe::decode(&slot).unwrap().op {
-        SendWqeOp::FastReg {
-            seg,
-            pages: crate::wqe::FastRegPages::Host { addr, count },
-        } => {
-            assert_eq!(count, 100);
-            assert_eq!(seg.key, 0x1234);
-            addr
-        }
-        other => panic!("{other:?}"),
-    };
-    let mut list = [0u8; 16];
-    dma_read(addr + 99 * 8, &mut list[..8]);
-    assert_eq!(u64::from_le_bytes(list[..8].try_into().unwrap()), pages[99]);
-    // Small lists stay inline (6 pages fit a 128-byte slot).
-    fr(2, &pages[..6]).unwrap();
-    dma_read(q.create.buf_addr + 128, &mut slot);
-    assert!(matches!(
-        SendWqe::decode(&slot).unwrap().op,
-        SendWqeOp::FastReg {
-            pages: crate::wqe::FastRegPages::Inline(_),
-            ..
-        }
-    ));
-    // Bind and invalidate are plain WQEs.
-    let bind = SendWr {
-        wr_id: 3,
-        op: SendOp::Bind {
-            mw_rkey: 0x801,
-            mr_lkey: 0x1234,
-            addr: 0x5000_0000,
-            length: 4096,
-            access: Access::REMOTE_READ,
-        },
-        flags: WrFlags::empty(),
-    };
-    nic.post_send(&mut q.parts.sq, &bind).unwrap();
-    let inv = SendWr {
-        wr_id: 4,
-        op: SendOp::Invalidate { key: 0x801 },
-        flags: WrFlags::SIGNALED,
-    };
-    nic.post_send(&mut q.parts.sq, &inv).unwrap();
-    nic.ring_sq(&mut q.parts.sq);
-    assert_eq!(dev.doorbell(q.create.qpn, regs::DB_SQ_PI), 4);
-}
-
-#[test]
-fn resize_switches_rings_at_the_resize_marker() {
-    let (dev, nic) = bring_up();
-    let (mut parts, _) = nic.create_cq(3, 0, CmdToken(1)).unwrap();
-    run(&dev, &nic);
-    let _ = events(&nic);
-    let old = last_create_cq(&dev);
-    let cqe = |wr_id: u64| Cqe {
-        wr_id,
-        ..Cqe::flushed(wr_id, 0, 2, 0, CqeOpcode::Send)
-    };
-    dma_write(old.ring_addr, &cqe(1).encode(true));
-    let cmd = nic
-        .resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(5))
-        .unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    assert_eq!(
-        nic.resize_cq(&parts.cq, &mut parts.poller, 20, CmdToken(6))
-            .err(),
-        Some(HalError::InvalidState),
-        "§5.6.3: one resize at a time"
-    );
-    run(&dev, &nic);
-    let (log2, new_ring) = dev
-        .commands()
-        .iter()
-        .find_map(|c| match c.command {
-            Command::ResizeCq {
-                log2_size,
-                ring_addr,
-                ..
-            } => Some((log2_size, ring_addr)),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(log2, 5);
-    // The device: the marker as the old ring's last entry, then CQEs in the new ring.
-    dma_write(old.ring_addr + 64, &Cqe::RESIZE_MARKER.encode(true));
-    dma_write(new_ring, &cqe(2).encode(true));
-    let mut out = [Completion::EMPTY; 4];
-    assert_eq!(nic.poll_cq(&mut parts.poller, &mut out), 2);
-    assert_eq!((out[0].wr_id, out[1].wr_id), (1, 2));
-    let mut rec = [0u8; 4];
-    dma_read(old.dbrec_addr, &mut rec);
-    assert_eq!(u32::from_le_bytes(rec), 1 | 1 << 31, "new generation, CI 1");
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(5),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
-}
-
-#[test]
-fn srq_receives_are_counted_against_the_srq_record() {
-    let (dev, nic) = bring_up();
-    let pd = nic.create_pd().unwrap();
-    let (srq, mut poster, cmd) = nic.create_srq(&pd, 4, 1, 0x5, CmdToken(3)).unwrap();
-    assert!(matches!(cmd, Cmd::Pending));
-    run(&dev, &nic);
-    let _ = events(&nic);
-    let c = dev
-        .commands()
-        .iter()
-        .find_map(|c| match c.command {
-            Command::CreateSrq(p) => Some(p),
-            _ => None,
-        })
-        .unwrap();
-    let sge = [Sge {
-        addr: 0,
-        length: 8,
-        lkey: 0x300,
-    }];
-    for i in 0..4 {
-        nic.post_srq_recv(
-            &mut poster,
-            &RecvWr {
-                wr_id: i,
-                sgl: &sge,
-            },
-        )
-        .unwrap();
-    }
-    assert_eq!(
-        nic.post_srq_recv(
-            &mut poster,
-            &RecvWr {
-                wr_id: 9,
-                sgl: &sge
-            }
-        ),
-        Err(HalError::QueueFull)
-    );
-    assert_eq!(dev.doorbell(c.srqn, regs::DB_SRQ_PI), 4);
-    assert_eq!(nic.srq_queued(&srq), 4);
-    dma_write(c.record_addr, &3u32.to_le_bytes());
-    assert_eq!(nic.srq_queued(&srq), 1);
-    nic.arm_srq_limit(&srq, 2);
-    dev.step();
-    assert!(matches!(
-        dev.commands().pop().unwrap().command,
-        Command::ModifySrq { limit: 2, .. }
-    ));
-    assert!(matches!(
-        nic.destroy_srq(srq, poster, CmdToken(8)),
-        Cmd::Pending
-    ));
-    run(&dev, &nic);
-    assert!(matches!(
-        events(&nic)[..],
-        [HalEvent::CommandComplete {
-            token: CmdToken(8),
-            result: Ok(CmdValue::Unit)
-        }]
-    ));
 }
 
 #[test]
@@ -1077,11 +595,23 @@ fn a_dead_device_is_flushed_from_the_rings_after_the_cqes_it_wrote() {
 
 // --- The control-path tests both silicons share (`hal::queue::testkit`) ---
 
+/// The register of a doorbell block the shared tests name.
+fn doorbell_reg(which: Doorbell) -> usize {
+    match which {
+        Doorbell::SqPi => regs::DB_SQ_PI,
+        Doorbell::RqPi => regs::DB_RQ_PI,
+        Doorbell::CqArm => regs::DB_CQ_ARM,
+        Doorbell::SrqPi => regs::DB_SRQ_PI,
+    }
+}
+
 /// This silicon's fake device for the shared tests.
 #[derive(Clone)]
 struct Fake(Arc<Dev>);
 
 impl FakeDevice for Fake {
+    const FIRST_QPN: u32 = 2;
+
     type Nic = RoceNic<MockPlatform>;
 
     fn fresh() -> Self {
@@ -1105,12 +635,141 @@ impl FakeDevice for Fake {
         nic.interrupt();
     }
 
-    fn commands_executed(&self) -> usize {
-        self.0.commands().len()
+    fn last_created_cq(&self) -> CreatedCq {
+        let p = last_create_cq(&self.0);
+        CreatedCq {
+            cqn: p.cqn,
+            log2_size: p.log2_size,
+            context: p.cq_context,
+            ring_addr: p.ring_addr,
+            dbrec_addr: p.dbrec_addr,
+        }
     }
 
-    fn last_created_cqn(&self) -> u32 {
-        last_create_cq(&self.0).cqn
+    fn last_created_qp(&self) -> CreatedQp {
+        let p = last_create_qp(&self.0);
+        CreatedQp {
+            qpn: p.qpn,
+            record_addr: p.record_addr,
+            buf_addr: p.buf_addr,
+            rq_addr: p.buf_addr + p.rq_offset().unwrap(),
+            rq_stride: 1 << p.log2_rq_stride,
+            log2_sq_depth: p.log2_sq_depth,
+            log2_sq_stride: p.log2_sq_stride,
+        }
+    }
+
+    fn write_recv_cqe(&self, cq: &CreatedCq, n: u32) {
+        let cqe = Cqe {
+            wr_id: u64::from(n),
+            qp_context: 0xAA,
+            byte_count: n * 10,
+            invalidated_rkey: 0,
+            qpn: 2,
+            srqn: 0,
+            syndrome: 0,
+            wqe_index: n as u16,
+            status: CqeStatus::Success,
+            opcode: CqeOpcode::Recv,
+            flags: CqeFlags::empty(),
+        };
+        let slot = crate::ring::slot(n, cq.log2_size);
+        let raw = cqe.encode(crate::ring::owner_bit(n, cq.log2_size));
+        dma_write(cq.ring_addr + (slot * CQE_SIZE) as u64, &raw);
+    }
+
+    fn decode_recv_wqe(slot: &[u8]) -> Option<testkit::SeenRecv> {
+        let w = RecvWqe::decode(slot).ok()?;
+        let sges = (0..w.sges.len()).filter_map(|i| w.sges.get(i));
+        Some(testkit::SeenRecv {
+            wr_id: w.header.wr_id,
+            wqe_index: w.header.wqe_index,
+            sges: sges.map(|d| (d.addr, d.length, d.lkey)).collect(),
+        })
+    }
+
+    fn decode_send_wqe(slot: &[u8]) -> Option<SeenSend> {
+        let w = SendWqe::decode(slot).ok()?;
+        let op = match w.op {
+            SendWqeOp::Send { .. } => SeenWqe::Send,
+            SendWqeOp::Write {
+                remote,
+                payload: WqePayload::Inline(d),
+            } => SeenWqe::WriteInline {
+                data: d.to_vec(),
+                key: remote.rkey,
+            },
+            SendWqeOp::FastReg {
+                seg,
+                pages: crate::wqe::FastRegPages::Host { addr, count },
+            } => SeenWqe::FastRegHost {
+                key: seg.key,
+                addr,
+                count,
+            },
+            SendWqeOp::FastReg {
+                seg,
+                pages: crate::wqe::FastRegPages::Inline(_),
+            } => SeenWqe::FastRegInline { key: seg.key },
+            SendWqeOp::LocalInv => SeenWqe::LocalInv(w.ctrl.inv_key),
+            _ => SeenWqe::Other,
+        };
+        Some(SeenSend {
+            wqe_index: w.ctrl.wqe_index,
+            wr_id: w.ctrl.wr_id,
+            op,
+        })
+    }
+
+    fn flushed_send_cqe(wr_id: u64) -> Vec<u8> {
+        Cqe::flushed(wr_id, 0, 2, 0, CqeOpcode::Send)
+            .encode(true)
+            .to_vec()
+    }
+
+    fn resize_marker_cqe() -> Vec<u8> {
+        Cqe::RESIZE_MARKER.encode(true).to_vec()
+    }
+
+    fn fail_next_cm_connect_unreachable(&self) {
+        self.0.fail_next(Opcode::CmConnect, CmdStatus::Unreachable);
+    }
+
+    fn connect_addresses(_: &RoceNic<MockPlatform>) -> (SocketAddr, SocketAddr) {
+        let local = "192.168.1.1:0".parse().unwrap();
+        (local, "10.0.0.9:445".parse().unwrap())
+    }
+
+    fn doorbell(&self, n: u32, which: Doorbell) -> u32 {
+        self.0.doorbell(n, doorbell_reg(which))
+    }
+
+    fn executed(&self) -> Vec<testkit::Executed> {
+        let kind = |c: &CmdEntry| match c.command {
+            Command::ModifyQp { qpn, .. } => testkit::Executed::ModifyQp(qpn),
+            Command::DestroyQp { qpn } => testkit::Executed::DestroyQp(qpn),
+            Command::RegisterMr(r) => testkit::Executed::RegisterMr {
+                pbl_levels: r.pbl_levels,
+                pbl_addr: r.pbl_addr,
+            },
+            Command::ResizeCq {
+                log2_size,
+                ring_addr,
+                ..
+            } => testkit::Executed::ResizeCq {
+                log2_size,
+                ring_addr,
+            },
+            Command::CmConnect { conn_id, .. } => testkit::Executed::CmConnect(conn_id),
+            Command::CreateSrq(p) => testkit::Executed::CreateSrq {
+                srqn: p.srqn,
+                context: p.srq_context,
+                record_addr: p.record_addr,
+            },
+            Command::ModifySrq { limit, .. } => testkit::Executed::ModifySrqLimit(limit),
+            _ => testkit::Executed::Other,
+        };
+        self.0.commands().iter().map(kind).collect()
     }
 
     fn fail_next_create_cq_with_limit(&self) {
@@ -1128,47 +787,4 @@ impl FakeDevice for Fake {
     }
 }
 
-#[test]
-fn attaching_the_handler_delivers_events_that_came_first() {
-    testkit::attaching_the_handler_delivers_events_that_came_first::<Fake>();
-}
-
-#[test]
-fn device_fatal_fails_pending_commands_and_later_creates() {
-    testkit::device_fatal_fails_pending_commands_and_later_creates::<Fake>();
-}
-
-#[test]
-fn a_full_admin_ring_waits_for_the_device_to_make_room() {
-    testkit::a_full_admin_ring_waits_for_the_device_to_make_room::<Fake>();
-}
-
-#[test]
-fn a_dead_device_makes_commands_give_up_in_bounded_time() {
-    testkit::a_dead_device_makes_commands_give_up_in_bounded_time::<Fake>();
-}
-
-#[test]
-fn failed_create_reports_the_mapped_error() {
-    testkit::failed_create_reports_the_mapped_error::<Fake>();
-}
-
-#[test]
-fn destroyed_numbers_are_reused_only_after_the_destroy_completed() {
-    testkit::destroyed_numbers_are_reused_only_after_the_destroy_completed::<Fake>();
-}
-
-#[test]
-fn bring_up_refuses_an_unknown_interface_major() {
-    testkit::bring_up_refuses_an_unknown_interface_major::<Fake>();
-}
-
-#[test]
-fn bring_up_gives_up_when_reset_never_completes() {
-    testkit::bring_up_gives_up_when_reset_never_completes::<Fake>();
-}
-
-#[test]
-fn interrupt_calls_the_attached_handler_when_events_are_queued() {
-    testkit::interrupt_calls_the_attached_handler_when_events_are_queued::<Fake>();
-}
+hal::shared_driver_tests!(Fake);
