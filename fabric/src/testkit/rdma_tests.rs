@@ -29,7 +29,7 @@ impl<M> RdmaModel for M where M: NicModel<Nic: NicHal> {}
 #[macro_export]
 macro_rules! rdma_tests {
     ($model:ty) => {
-        $crate::rdma_tests!(@each $model; memory_window_bind_write_and_send_invalidate, fast_register_then_local_invalidate, srq_receives_and_limit_event, connect_without_listener_is_refused, bring_up_through_driver, solicited_send_fires_a_solicited_arm, resize_cq_keeps_completions_in_order, cq_notify_and_flush);
+        $crate::rdma_tests!(@each $model; memory_window_bind_write_and_send_invalidate, fast_register_then_local_invalidate, srq_receives_and_limit_event, connect_without_listener_is_refused, bring_up_through_driver, solicited_send_fires_a_solicited_arm, resize_cq_keeps_completions_in_order, cq_notify_and_flush, loopback_connection_on_one_nic);
     };
     (@each $model:ty; $($name:ident),*) => {
         $(
@@ -666,4 +666,101 @@ pub fn cq_notify_and_flush<M: RdmaModel>() {
     assert_eq!(cb.len(), 2, "{cb:?}");
     assert!(cb.iter().all(|c| c.status == WcStatus::Flushed));
     assert_eq!((cb[0].wr_id, cb[1].wr_id), (2, 3));
+}
+
+/// Two QPs on ONE NIC (NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED): the connection
+/// handshake, SEND, WRITE and READ between them work, and no frame reaches the wire (a NIC
+/// loops frames to its own station address back internally).
+pub fn loopback_connection_on_one_nic<M: RdmaModel>() {
+    let net = Network::<M>::new(Impairments::PERFECT, None);
+    let nic = net.add_nic(ip(1));
+    let mut a = Side::on_nic(&net, nic.clone(), ip(1), false);
+    let mut b = Side::on_nic(&net, nic, ip(1), false);
+    let server = SocketAddr::new(ip(1), 6000);
+    let _l = b.nic.cm_listen(server, 0x22).unwrap();
+    let ca = a
+        .nic
+        .cm_connect(
+            &a.qp.as_ref().unwrap().qp,
+            SocketAddr::new(ip(1), 0),
+            server,
+            2,
+            2,
+            b"lo",
+            0xA1,
+        )
+        .unwrap();
+    net.run_until_idle();
+    // Both sides share the NIC's event stream: `a` collects it.
+    let ev = a.cm_events();
+    let Some(CmEvent::ConnectRequest { conn, .. }) = ev
+        .iter()
+        .find(|e| matches!(e, CmEvent::ConnectRequest { .. }))
+        .cloned()
+    else {
+        panic!("{ev:?}")
+    };
+    a.nic
+        .cm_accept(conn, &b.qp.as_ref().unwrap().qp, 2, 2, b"ok")
+        .unwrap();
+    net.run_until_idle();
+    let ev = a.cm_events();
+    assert!(
+        ev.iter().any(|e| matches!(e, CmEvent::ConnectReply { .. })),
+        "{ev:?}"
+    );
+    a.nic.cm_complete(ca).unwrap();
+    net.run_until_idle();
+
+    // SEND a -> b.
+    let msg: Vec<u8> = (0..3000u32).map(|i| (i * 3) as u8).collect();
+    a.buf.write(0, &msg);
+    b.post_recv(1, 0x1000, 4096);
+    let sge = [a.sge(0, 3000)];
+    a.post(&send_wr(10, Payload::Sgl(&sge), None));
+    net.run_until_idle();
+    let ca_done = a.poll();
+    assert_eq!(ca_done.len(), 1, "{ca_done:?}");
+    assert_eq!(ca_done[0].status, WcStatus::Success);
+    let cb = b.poll();
+    assert_eq!(cb.len(), 1, "{cb:?}");
+    assert_eq!(cb[0].opcode, WcOpcode::Receive);
+    assert_eq!(cb[0].byte_len, 3000);
+    let mut got = std::vec![0u8; 3000];
+    b.buf.read(0x1000, &mut got);
+    assert_eq!(got, msg);
+
+    // WRITE a -> b.
+    a.buf.write(0x2000, &[0x5C; 3000]);
+    let sge = [a.sge(0x2000, 3000)];
+    a.post(&write_wr(11, &sge, b.buf.addr() + 0x8000, b.rkey));
+    net.run_until_idle();
+    let ca_done = a.poll();
+    assert_eq!(ca_done.len(), 1, "{ca_done:?}");
+    assert_eq!(ca_done[0].status, WcStatus::Success);
+    assert_eq!(ca_done[0].opcode, WcOpcode::Write);
+    let mut got = std::vec![0u8; 3000];
+    b.buf.read(0x8000, &mut got);
+    assert_eq!(got, std::vec![0x5C; 3000]);
+
+    // READ b -> a.
+    let r: Vec<u8> = (0..4000u32).map(|i| (i % 253) as u8).collect();
+    b.buf.write(0x20000, &r);
+    let sge = [a.sge(0x30000, 4000)];
+    a.post(&read_wr(12, &sge, b.buf.addr() + 0x20000, b.rkey));
+    net.run_until_idle();
+    let ca_done = a.poll();
+    assert_eq!(ca_done.len(), 1, "{ca_done:?}");
+    assert_eq!(ca_done[0].status, WcStatus::Success);
+    assert_eq!(ca_done[0].opcode, WcOpcode::Read);
+    assert_eq!(ca_done[0].byte_len, 4000);
+    let mut got = std::vec![0u8; 4000];
+    a.buf.read(0x30000, &mut got);
+    assert_eq!(got, r);
+
+    assert_eq!(
+        net.fabric_stats().sent,
+        0,
+        "loopback never reaches the wire"
+    );
 }

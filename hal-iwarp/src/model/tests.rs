@@ -1,7 +1,7 @@
 //! Tests of the device model through the real driver (`IwarpNic`), calling its `NicHal`
 //! methods directly: two NICs on the virtual fabric, connected through TCP + MPA.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::IpAddr;
 use std::vec::Vec;
 
 use hal::{Access, CmEvent, HalEvent, NicHal, Payload, WcStatus};
@@ -436,68 +436,6 @@ fn pcap_decodes_as_iwarp_in_tshark() {
             "opcode {op} missing: {opcodes:?}\n{text}"
         );
     }
-}
-
-#[test]
-fn loopback_connection_on_one_nic() {
-    let net = Network::new(fabric::Impairments::PERFECT, None);
-    let nic = net.add_nic(ip(1));
-    let mut a = Side::on_nic(&net, nic.clone(), ip(1), false);
-    let b = Side::on_nic(&net, nic, ip(1), false);
-    let server = SocketAddr::new(ip(1), 6000);
-    let _l = b.nic.cm_listen(server, 0x22).unwrap();
-    let ca = a
-        .nic
-        .cm_connect(
-            &a.qp.as_ref().unwrap().qp,
-            SocketAddr::new(ip(1), 0),
-            server,
-            2,
-            2,
-            b"lo",
-            0xA1,
-        )
-        .unwrap();
-    net.run_until_idle();
-    let ev = cm_events(&mut a);
-    let Some(CmEvent::ConnectRequest { conn, .. }) = ev
-        .iter()
-        .find(|e| matches!(e, CmEvent::ConnectRequest { .. }))
-        .cloned()
-    else {
-        panic!("{ev:?}")
-    };
-    a.nic
-        .cm_accept(conn, &b.qp.as_ref().unwrap().qp, 2, 2, b"ok")
-        .unwrap();
-    net.run_until_idle();
-    let ev = cm_events(&mut a);
-    assert!(
-        ev.iter().any(|e| matches!(e, CmEvent::ConnectReply { .. })),
-        "{ev:?}"
-    );
-    a.nic.cm_complete(ca).unwrap();
-    net.run_until_idle();
-    // Both QPs share the NIC's buffer layout: write from a's half into b's half.
-    a.buf.write(0, &[0x5C; 3000]);
-    let sge = [a.sge(0, 3000)];
-    a.post(&write_wr(1, &sge, b.buf.addr() + 0x8000, b.rkey));
-    net.run_until_idle();
-    let ca_done = a.poll();
-    assert!(
-        ca_done
-            .iter()
-            .any(|c| c.wr_id == 1 && c.status == WcStatus::Success),
-        "{ca_done:?}"
-    );
-    let mut got = std::vec![0u8; 3000];
-    b.buf.read(0x8000, &mut got);
-    assert_eq!(got, std::vec![0x5C; 3000]);
-    assert_eq!(
-        net.fabric_stats().sent,
-        0,
-        "loopback never reaches the wire"
-    );
 }
 
 #[test]

@@ -659,13 +659,13 @@ impl Device {
     }
 
     fn on_req(&mut self, r: &CmReq, tid: u64, src_mac: [u8; 6], src_ip: IpAddr, dst_ip: IpAddr) {
-        // Duplicate of a request we know: answer again.
-        if let Some((&id, c)) = self
-            .cm
-            .conns
-            .iter()
-            .find(|(_, c)| c.remote_comm_id == r.local_comm_id && c.remote.ip() == src_ip)
-        {
+        // Duplicate of a request we know: answer again. Only a passive connection answers a
+        // REQ: on a loopback connection the requester's own entry also names this address.
+        if let Some((&id, c)) = self.cm.conns.iter().find(|(&id, c)| {
+            id & PASSIVE_CONN_ID_BIT != 0
+                && c.remote_comm_id == r.local_comm_id
+                && c.remote.ip() == src_ip
+        }) {
             if let (State::RepSent | State::Established, Some(m)) = (c.state, c.answer) {
                 let (l, rip, mac) = (c.local.ip(), c.remote.ip(), c.remote_mac);
                 let _ = id;

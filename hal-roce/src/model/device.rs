@@ -182,6 +182,9 @@ pub struct Device {
     pub(crate) stats: Stats,
     /// Frames to put on the wire.
     pub(crate) tx: Vec<Vec<u8>>,
+    /// Frames to our own station address (LOOPBACK): the NIC hands them back to its receive
+    /// path on the next step instead of the wire, which never returns a frame to its sender.
+    pub(crate) loopback: Vec<Vec<u8>>,
     pub(crate) neighbours: Neighbours,
     /// The raw Ethernet queue (§14), and the receive filter (SET_RX_FILTER).
     pub(crate) raw: fabric::raw_queue::RawQueueEngine,
@@ -221,6 +224,7 @@ impl Device {
             pending_cm: VecDeque::new(),
             stats: Stats::default(),
             tx: Vec::new(),
+            loopback: Vec::new(),
             neighbours,
             raw: fabric::raw_queue::RawQueueEngine::new(),
             rx_filter: crate::raw::RxFilter::empty(),
@@ -286,6 +290,7 @@ impl Device {
         self.raw = fabric::raw_queue::RawQueueEngine::new();
         self.rx_filter = crate::raw::RxFilter::empty();
         self.stats = Stats::default();
+        self.loopback.clear();
         self.ctl.write_reset_values();
         self.write_port_status();
     }
@@ -505,7 +510,9 @@ impl Device {
             self.start_sqs();
             self.raw_doorbells();
             // §14.1: RoCEv2 to our addresses is the RDMA engine's, the rest the raw queue's.
-            for f in rx {
+            let mut frames = core::mem::take(&mut self.loopback);
+            frames.extend(rx);
+            for f in frames {
                 if self.is_rdma_frame(&f) {
                     self.receive_frame(&f);
                 } else {
@@ -549,15 +556,21 @@ impl Device {
         self.cm.waits_for_host() || !self.pending_cm.is_empty()
     }
 
-    /// Queues a frame for the wire (§3.11 TX counters).
+    /// Queues a frame for the wire (§3.11 TX counters), or for our own receive path when it
+    /// is addressed to our station address (loopback connections do not need the link).
     pub(crate) fn transmit(&mut self, frame: Vec<u8>) {
-        if !self.link_up {
+        let to_self = frame.get(..6) == Some(&self.mac[..]);
+        if !self.link_up && !to_self {
             return;
         }
         self.stats.tx_frames += 1;
         self.stats.tx_octets += frame.len() as u64 + 4;
         self.work += 1;
-        self.tx.push(frame);
+        if to_self {
+            self.loopback.push(frame);
+        } else {
+            self.tx.push(frame);
+        }
     }
 
     /// Takes the frames queued for the wire.
