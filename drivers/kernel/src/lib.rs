@@ -13,6 +13,13 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+// Kernel code: a panic is a bugcheck.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 #[cfg(all(windows, ndk_rust_lld))]
 mod alloc_pool;

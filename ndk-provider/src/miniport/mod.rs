@@ -18,6 +18,16 @@
 
 // NDIS constants (`NdisRequestQueryInformation`, ...) keep their header names in patterns.
 #![allow(non_upper_case_globals)]
+// Every handler is an NDIS entry point: a panic is a bugcheck.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 pub mod context;
 pub mod driver;
@@ -30,7 +40,14 @@ pub mod oid;
 pub mod pnp;
 pub mod silicon;
 
+// The fake is test harness (std), not driver code: it panics on misuse of its test API.
 #[cfg(feature = "mock")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod fake;
 
 pub use driver::driver_entry;
